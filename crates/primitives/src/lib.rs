@@ -1,0 +1,15 @@
+//! Pure domain types shared by every Agency crate.
+//!
+//! Everything here is plain data and pure functions: no I/O, no async runtime, no CLI parsing.
+//! The key type so far is [`Block`]: bytes paired with the CID that names them, constructible
+//! only by hashing the bytes or by checking them against a CID, so code holding a `Block` never
+//! needs to verify it again.
+
+mod block;
+mod cids;
+
+pub use block::{Block, BlockError};
+pub use cid::{Cid, multibase};
+pub use cids::{
+    CODEC_DAG_PB, CODEC_RAW, CidError, MULTIHASH_SHA2_256, parse_cid, sha256_multihash,
+};

@@ -1,0 +1,311 @@
+//! The UnixFS file importer with Kubo's parameters.
+//!
+//! Kubo's `ipfs add` cuts the file into fixed-size chunks and builds a balanced DAG: every
+//! internal node has up to 174 children and all but the last child of a node are full subtrees.
+//! That shape equals grouping the leaves 174 at a time, then those nodes 174 at a time, up to a
+//! single root, which lets [`FileBuilder`] emit each node as soon as its group fills: memory stays
+//! O(depth × 174) whatever the file size. A file of one chunk is its own root.
+
+use agency_primitives::{Block, CODEC_DAG_PB, CODEC_RAW, Cid};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::pb;
+use crate::{BlockStore, StoreError};
+
+/// Kubo's default chunk size (`size-262144`).
+pub const DEFAULT_CHUNK_SIZE: usize = 262_144;
+/// The largest chunk Kubo accepts (1 MiB).
+pub const MAX_CHUNK_SIZE: usize = 1 << 20;
+/// Kubo's maximum number of links per internal node in the balanced layout.
+pub const MAX_LINKS: usize = 174;
+
+/// How a file is cut and named; defaults equal `ipfs add` with no flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// CID version of dag-pb nodes: 0 (Kubo's default) or 1.
+    pub cid_version: u8,
+    /// Leaves as raw blocks (CIDv1, codec raw) instead of dag-pb UnixFS nodes.
+    pub raw_leaves: bool,
+    /// Bytes per chunk, 1..=[`MAX_CHUNK_SIZE`].
+    pub chunk_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            cid_version: 0,
+            raw_leaves: false,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+        }
+    }
+}
+
+impl ImportOptions {
+    /// Builds options from Kubo's flags: `--cid-version`, `--raw-leaves` (defaulting to on with
+    /// CIDv1, as in Kubo) and `--chunker size-N`.
+    pub fn from_kubo_flags(
+        cid_version: u8,
+        raw_leaves: Option<bool>,
+        chunker: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        if cid_version > 1 {
+            return Err(StoreError::InvalidArgument(format!(
+                "unsupported CID version {cid_version} (use 0 or 1)"
+            )));
+        }
+        let chunk_size = match chunker {
+            None | Some("default") => DEFAULT_CHUNK_SIZE,
+            Some(spec) => parse_chunker(spec)?,
+        };
+        Ok(Self {
+            cid_version,
+            raw_leaves: raw_leaves.unwrap_or(cid_version == 1),
+            chunk_size,
+        })
+    }
+}
+
+fn parse_chunker(spec: &str) -> Result<usize, StoreError> {
+    let bad = |why: &str| StoreError::InvalidArgument(format!("invalid chunker {spec:?}: {why}"));
+    let n = spec
+        .strip_prefix("size-")
+        .ok_or_else(|| bad("only size-N is supported"))?;
+    let n: usize = n
+        .parse()
+        .map_err(|_| bad("N must be a whole number of bytes"))?;
+    if n == 0 || n > MAX_CHUNK_SIZE {
+        return Err(bad(&format!("N must be between 1 and {MAX_CHUNK_SIZE}")));
+    }
+    Ok(n)
+}
+
+/// What an import produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// The root CID, the one `ipfs add` prints.
+    pub root: Cid,
+    /// File bytes read.
+    pub size: u64,
+    /// Cumulative DAG size (the root link's Tsize; Kubo's `Size` in `add` output).
+    pub dag_size: u64,
+    /// Blocks produced.
+    pub blocks: u64,
+}
+
+/// A link waiting to be grouped: child CID, its Tsize, and the file bytes under it.
+type Pending = (Cid, u64, u64);
+
+/// Builds a UnixFS file DAG from chunks, emitting each block as soon as it is final.
+#[derive(Debug)]
+pub struct FileBuilder {
+    opts: ImportOptions,
+    levels: Vec<Vec<Pending>>,
+    size: u64,
+    blocks: u64,
+}
+
+impl FileBuilder {
+    /// Starts a file with the given options.
+    pub fn new(opts: ImportOptions) -> Self {
+        Self {
+            opts,
+            levels: vec![Vec::with_capacity(MAX_LINKS)],
+            size: 0,
+            blocks: 0,
+        }
+    }
+
+    /// Adds the next chunk (normally `chunk_size` bytes; only the last may be shorter) and
+    /// appends every block that became final to `out`.
+    pub fn push_chunk(&mut self, chunk: Bytes, out: &mut Vec<Block>) {
+        let len = chunk.len() as u64;
+        let leaf = if self.opts.raw_leaves {
+            Block::new(CODEC_RAW, chunk)
+        } else {
+            self.dag_pb(pb::encode_file_leaf(&chunk))
+        };
+        self.size += len;
+        self.push(0, (*leaf.cid(), leaf.data().len() as u64, len), leaf, out);
+    }
+
+    /// Finishes the file and returns its summary; the last blocks, root included, go to `out`.
+    pub fn finish(mut self, out: &mut Vec<Block>) -> ImportSummary {
+        if self.blocks == 0 {
+            // The empty file is one empty leaf.
+            self.push_chunk(Bytes::new(), out);
+        }
+        let mut level = 0;
+        let root = loop {
+            let higher = self.levels[level + 1..].iter().any(|l| !l.is_empty());
+            if !higher && self.levels[level].len() == 1 {
+                break self.levels[level][0];
+            }
+            if !self.levels[level].is_empty() {
+                self.close_level(level, out);
+            }
+            level += 1;
+        };
+        ImportSummary {
+            root: root.0,
+            size: self.size,
+            dag_size: root.1,
+            blocks: self.blocks,
+        }
+    }
+
+    fn dag_pb(&self, data: Vec<u8>) -> Block {
+        if self.opts.cid_version == 0 {
+            Block::new_v0(data)
+        } else {
+            Block::new(CODEC_DAG_PB, data)
+        }
+    }
+
+    fn push(&mut self, level: usize, link: Pending, block: Block, out: &mut Vec<Block>) {
+        self.blocks += 1;
+        out.push(block);
+        self.levels[level].push(link);
+        if self.levels[level].len() == MAX_LINKS {
+            self.close_level(level, out);
+        }
+    }
+
+    /// Turns the pending links of `level` into one node linked from `level + 1`.
+    fn close_level(&mut self, level: usize, out: &mut Vec<Block>) {
+        let links = std::mem::take(&mut self.levels[level]);
+        let node = self.dag_pb(pb::encode_file_node(&links));
+        let tsize = node.data().len() as u64 + links.iter().map(|l| l.1).sum::<u64>();
+        let size = links.iter().map(|l| l.2).sum();
+        self.levels[level] = links;
+        self.levels[level].clear();
+        if self.levels.len() == level + 1 {
+            self.levels.push(Vec::with_capacity(MAX_LINKS));
+        }
+        self.push(level + 1, (*node.cid(), tsize, size), node, out);
+    }
+}
+
+/// Imports everything `reader` yields as one UnixFS file. Blocks go to `store` as they are made
+/// (`None` computes the CID only, like `ipfs add --only-hash`); `progress` gets the bytes read so
+/// far after each chunk.
+pub async fn import<R: AsyncRead + Unpin>(
+    mut reader: R,
+    opts: ImportOptions,
+    store: Option<&dyn BlockStore>,
+    mut progress: impl FnMut(u64),
+) -> Result<ImportSummary, StoreError> {
+    if opts.chunk_size == 0 || opts.chunk_size > MAX_CHUNK_SIZE {
+        return Err(StoreError::InvalidArgument(format!(
+            "chunk size {} is outside 1..={MAX_CHUNK_SIZE}",
+            opts.chunk_size
+        )));
+    }
+    let mut builder = FileBuilder::new(opts);
+    let mut out = Vec::with_capacity(4);
+    let mut read = 0u64;
+    loop {
+        let mut buf = BytesMut::with_capacity(opts.chunk_size);
+        while buf.len() < opts.chunk_size {
+            if reader.read_buf(&mut buf).await.map_err(StoreError::Input)? == 0 {
+                break;
+            }
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let full = buf.len() == opts.chunk_size;
+        read += buf.len() as u64;
+        builder.push_chunk(buf.freeze(), &mut out);
+        flush(store, &mut out).await?;
+        progress(read);
+        if !full {
+            break;
+        }
+    }
+    let summary = builder.finish(&mut out);
+    flush(store, &mut out).await?;
+    Ok(summary)
+}
+
+async fn flush(store: Option<&dyn BlockStore>, out: &mut Vec<Block>) -> Result<(), StoreError> {
+    match store {
+        Some(store) => {
+            for block in out.drain(..) {
+                store.put(block).await?;
+            }
+        }
+        None => out.clear(),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(n_chunks: usize) -> (ImportSummary, Vec<Block>) {
+        let opts = ImportOptions {
+            cid_version: 1,
+            raw_leaves: true,
+            chunk_size: 1,
+        };
+        let mut b = FileBuilder::new(opts);
+        let mut out = Vec::new();
+        for i in 0..n_chunks {
+            b.push_chunk(Bytes::from(vec![(i % 251) as u8]), &mut out);
+        }
+        let s = b.finish(&mut out);
+        (s, out)
+    }
+
+    #[test]
+    fn balanced_tree_node_counts() {
+        // leaves, then internal nodes: ceil(n/174) at height 1, and so on up to one root.
+        for (n, internal) in [
+            (1, 0),
+            (2, 1),
+            (174, 1),
+            (175, 3),
+            (174 * 174, 175),
+            (174 * 174 + 1, 178),
+        ] {
+            let (s, blocks) = shape(n);
+            assert_eq!(s.blocks as usize, n + internal, "{n} leaves");
+            assert_eq!(blocks.len(), n + internal);
+            assert_eq!(s.size, n as u64);
+            assert_eq!(
+                blocks.last().unwrap().cid(),
+                &s.root,
+                "root is emitted last"
+            );
+        }
+    }
+
+    #[test]
+    fn kubo_flags() {
+        assert_eq!(
+            ImportOptions::from_kubo_flags(0, None, None).unwrap(),
+            ImportOptions::default()
+        );
+        let v1 = ImportOptions::from_kubo_flags(1, None, Some("size-1024")).unwrap();
+        assert_eq!(
+            v1,
+            ImportOptions {
+                cid_version: 1,
+                raw_leaves: true,
+                chunk_size: 1024
+            }
+        );
+        assert!(
+            !ImportOptions::from_kubo_flags(1, Some(false), None)
+                .unwrap()
+                .raw_leaves
+        );
+        for bad in ["size-0", "size-1048577", "rabin", "size-x", "size-"] {
+            let err = ImportOptions::from_kubo_flags(0, None, Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("invalid chunker"), "{bad}: {err}");
+        }
+        assert!(ImportOptions::from_kubo_flags(2, None, None).is_err());
+    }
+}
