@@ -209,5 +209,5 @@ async fn full_data_dir_is_a_clear_error_and_leaves_no_partial_block() {
             whole += 1;
         }
     }
-    assert!(whole >= 1 && whole <= 5, "{whole} blocks fit in 512 KiB");
+    assert!((1..=5).contains(&whole), "{whole} blocks fit in 512 KiB");
 }
