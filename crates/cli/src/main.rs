@@ -1,1 +1,111 @@
-fn main() {}
+//! `agency`: the command-line entry point and composition root of Agency.
+//!
+//! This crate picks the implementations (which block store, later which chain and executor),
+//! owns the tokio runtime and the tracing subscriber, and maps errors to exit codes: 0 success,
+//! 1 a job or command that ran and failed, 2 bad usage or an infrastructure error. Library
+//! crates never print; all output goes through [`output`].
+
+mod cmd;
+mod opts;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{opts::GlobalOpts, output::Output};
+
+/// Agency: a decentralized compute market for JavaScript jobs.
+///
+/// Requesters post jobs (code and input, content-addressed) with a reward; agents run them in a
+/// deterministic sandbox and are paid when their results agree.
+#[derive(Debug, Parser)]
+#[command(
+    name = "agency",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add, read and move content-addressed data (CIDs identical to Kubo's).
+    #[command(subcommand)]
+    Store(cmd::store::StoreCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.global);
+    let out = Output {
+        json: cli.global.json,
+        quiet: cli.global.quiet,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            out.error(&anyhow::Error::new(e).context("starting the async runtime"));
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli, out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Store(cmd) => cmd::store::run(cmd, &cli.global, out).await,
+    }
+}
+
+fn init_tracing(g: &GlobalOpts) {
+    use tracing::Level;
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => Level::ERROR,
+        (false, 0) => Level::WARN,
+        (false, 1) => Level::INFO,
+        (false, 2) => Level::DEBUG,
+        _ => Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,36 @@
+//! Tests of the `agency` binary as users run it.
+#![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
+
+mod store;
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+/// Runs `agency` with `args` and a private data dir; returns its output.
+pub fn agency(data_dir: &Path, args: &[&str]) -> Output {
+    agency_cmd(data_dir).args(args).output().unwrap()
+}
+
+/// The `agency` command with a private data dir and no inherited Agency settings.
+pub fn agency_cmd(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agency"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AGENCY_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AGENCY_DATA_DIR", data_dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
+    cmd
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
