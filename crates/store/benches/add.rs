@@ -3,7 +3,11 @@
 //! Imports FILE (default: 100 MiB of pseudo-random bytes written to a temp file) five times per
 //! configuration and prints the best and median MB/s (1 MB = 10^6 bytes). scripts/bench-store.sh
 //! runs this beside `sha256sum` and Node's ipfs-unixfs-importer on the same file.
-#![allow(clippy::unwrap_used, clippy::print_stdout, reason = "a benchmark binary")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    reason = "a benchmark binary"
+)]
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
@@ -12,7 +16,10 @@ use agency_store::{BlockStore, FsStore, ImportOptions, MemStore, import};
 const RUNS: usize = 5;
 
 fn main() {
-    let file = std::env::args().skip(1).find(|a| !a.starts_with("--")).map(PathBuf::from);
+    let file = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .map(PathBuf::from);
     let tmp = tempfile::tempdir().unwrap();
     let file = file.unwrap_or_else(|| {
         let path = tmp.path().join("100MiB.bin");
@@ -29,9 +36,15 @@ fn main() {
         path
     });
     let len = std::fs::metadata(&file).unwrap().len();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     println!("file: {} ({len} bytes), {RUNS} runs each", file.display());
-    println!("{:<44} {:>10} {:>10}", "configuration", "best MB/s", "median");
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "configuration", "best MB/s", "median"
+    );
     let v0 = ImportOptions::default();
     let v1 = ImportOptions::from_kubo_flags(1, None, None).unwrap();
     for (name, opts, target) in [
@@ -45,12 +58,16 @@ fn main() {
                 let store: Option<Arc<dyn BlockStore>> = match target {
                     Target::None => None,
                     Target::Mem => Some(Arc::new(MemStore::new())),
-                    Target::Disk => Some(Arc::new(FsStore::open(tmp.path().join(format!("store-{run}"))).unwrap())),
+                    Target::Disk => Some(Arc::new(
+                        FsStore::open(tmp.path().join(format!("store-{run}"))).unwrap(),
+                    )),
                 };
                 let started = Instant::now();
                 let summary = rt.block_on(async {
                     let reader = tokio::fs::File::open(&file).await.unwrap();
-                    import(reader, opts, store.as_deref(), |_| {}).await.unwrap()
+                    import(reader, opts, store.as_deref(), |_| {})
+                        .await
+                        .unwrap()
                 });
                 let secs = started.elapsed().as_secs_f64();
                 assert_eq!(summary.size, len);
@@ -58,7 +75,11 @@ fn main() {
             })
             .collect();
         rates.sort_by(f64::total_cmp);
-        println!("{name:<44} {:>10.0} {:>10.0}", rates[RUNS - 1], rates[RUNS / 2]);
+        println!(
+            "{name:<44} {:>10.0} {:>10.0}",
+            rates[RUNS - 1],
+            rates[RUNS / 2]
+        );
     }
 }
 

@@ -29,6 +29,14 @@ pub trait BlockStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, cid: &Cid) -> Result<Block, StoreError>;
     /// Stores `block`; storing a block that is already present succeeds.
     async fn put(&self, block: Block) -> Result<(), StoreError>;
+    /// Stores several blocks, in one durability barrier where the backend can share one.
+    /// On error, some of the blocks may be stored (each whole), others not.
+    async fn put_many(&self, blocks: Vec<Block>) -> Result<(), StoreError> {
+        for block in blocks {
+            self.put(block).await?;
+        }
+        Ok(())
+    }
     /// Tells whether the block is present, without fetching it from elsewhere.
     async fn has(&self, cid: &Cid) -> Result<bool, StoreError>;
     /// Returns a short name of the backend for messages ("memory", "disk store", "kubo").

@@ -8,6 +8,7 @@
 
 use agency_primitives::{Block, CODEC_DAG_PB, CODEC_RAW, Cid};
 use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream::FuturesOrdered};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::pb;
@@ -120,11 +121,12 @@ impl FileBuilder {
     /// appends every block that became final to `out`.
     pub fn push_chunk(&mut self, chunk: Bytes, out: &mut Vec<Block>) {
         let len = chunk.len() as u64;
-        let leaf = if self.opts.raw_leaves {
-            Block::new(CODEC_RAW, chunk)
-        } else {
-            self.dag_pb(pb::encode_file_leaf(&chunk))
-        };
+        self.push_leaf(make_leaf(&self.opts, chunk), len, out);
+    }
+
+    /// Adds the next leaf, made by [`make_leaf`] with this builder's options from a chunk of
+    /// `len` bytes; lets callers hash leaves in parallel and feed them in order.
+    pub fn push_leaf(&mut self, leaf: Block, len: u64, out: &mut Vec<Block>) {
         self.size += len;
         self.push(0, (*leaf.cid(), leaf.data().len() as u64, len), leaf, out);
     }
@@ -186,9 +188,33 @@ impl FileBuilder {
     }
 }
 
+fn dag_pb(opts: &ImportOptions, data: Vec<u8>) -> Block {
+    if opts.cid_version == 0 {
+        Block::new_v0(data)
+    } else {
+        Block::new(CODEC_DAG_PB, data)
+    }
+}
+
+/// Makes the leaf block of one chunk: a raw block, or a dag-pb UnixFS file node.
+pub fn make_leaf(opts: &ImportOptions, chunk: Bytes) -> Block {
+    if opts.raw_leaves {
+        Block::new(CODEC_RAW, chunk)
+    } else {
+        dag_pb(opts, pb::encode_file_leaf(&chunk))
+    }
+}
+
+/// Chunk bytes hashed per task on the blocking pool.
+const TASK_BYTES: usize = 1 << 20;
+/// Hashing tasks in flight: enough to keep both cores of a small machine busy while reading.
+const TASKS_IN_FLIGHT: usize = 4;
+/// Block bytes handed to the store per [`BlockStore::put_many`] call.
+const FLUSH_BYTES: usize = 8 << 20;
+
 /// Imports everything `reader` yields as one UnixFS file. Blocks go to `store` as they are made
-/// (`None` computes the CID only, like `ipfs add --only-hash`); `progress` gets the bytes read so
-/// far after each chunk.
+/// (`None` computes the CID only, like `ipfs add --only-hash`); `progress` gets the bytes
+/// imported so far, about every MiB.
 pub async fn import<R: AsyncRead + Unpin>(
     mut reader: R,
     opts: ImportOptions,
@@ -201,26 +227,47 @@ pub async fn import<R: AsyncRead + Unpin>(
             opts.chunk_size
         )));
     }
+    // Reading stays sequential; leaves are hashed on the blocking pool, several tasks at once,
+    // and fed to the builder in file order, so the DAG is the same as a sequential import.
     let mut builder = FileBuilder::new(opts);
-    let mut out = Vec::with_capacity(4);
-    let mut read = 0u64;
+    let mut pending = FuturesOrdered::new();
+    let mut out = Vec::new();
+    let (mut read, mut eof) = (0u64, false);
     loop {
-        let mut buf = BytesMut::with_capacity(opts.chunk_size);
-        while buf.len() < opts.chunk_size {
-            if reader.read_buf(&mut buf).await.map_err(StoreError::Input)? == 0 {
+        while !eof && pending.len() < TASKS_IN_FLIGHT {
+            let mut chunks = Vec::new();
+            let mut task_bytes = 0;
+            while task_bytes < TASK_BYTES {
+                let chunk = read_chunk(&mut reader, opts.chunk_size).await?;
+                task_bytes += chunk.len();
+                eof = chunk.len() < opts.chunk_size;
+                if !chunk.is_empty() {
+                    chunks.push(chunk);
+                }
+                if eof {
+                    break;
+                }
+            }
+            if chunks.is_empty() {
                 break;
             }
+            pending.push_back(tokio::task::spawn_blocking(move || {
+                chunks
+                    .into_iter()
+                    .map(|c| (c.len() as u64, make_leaf(&opts, c)))
+                    .collect::<Vec<_>>()
+            }));
         }
-        if buf.is_empty() {
+        let Some(leaves) = pending.next().await else {
             break;
+        };
+        for (len, leaf) in leaves.expect("hashing a chunk does not panic") {
+            read += len;
+            builder.push_leaf(leaf, len, &mut out);
         }
-        let full = buf.len() == opts.chunk_size;
-        read += buf.len() as u64;
-        builder.push_chunk(buf.freeze(), &mut out);
-        flush(store, &mut out).await?;
         progress(read);
-        if !full {
-            break;
+        if out.iter().map(|b| b.data().len()).sum::<usize>() >= FLUSH_BYTES {
+            flush(store, &mut out).await?;
         }
     }
     let summary = builder.finish(&mut out);
@@ -228,16 +275,28 @@ pub async fn import<R: AsyncRead + Unpin>(
     Ok(summary)
 }
 
+/// Reads up to `size` bytes: exactly `size` unless the input ends first.
+async fn read_chunk<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    size: usize,
+) -> Result<Bytes, StoreError> {
+    let mut buf = BytesMut::with_capacity(size);
+    while buf.len() < size {
+        if reader.read_buf(&mut buf).await.map_err(StoreError::Input)? == 0 {
+            break;
+        }
+    }
+    Ok(buf.freeze())
+}
+
 async fn flush(store: Option<&dyn BlockStore>, out: &mut Vec<Block>) -> Result<(), StoreError> {
     match store {
-        Some(store) => {
-            for block in out.drain(..) {
-                store.put(block).await?;
-            }
+        Some(store) if !out.is_empty() => store.put_many(std::mem::take(out)).await,
+        _ => {
+            out.clear();
+            Ok(())
         }
-        None => out.clear(),
     }
-    Ok(())
 }
 
 #[cfg(test)]
