@@ -20,10 +20,19 @@ for _ in 1 2 3 4 5; do
 done
 printf '%s\n' "${rates[@]}" | sort -n | python3 -c "import sys; r=[int(x) for x in sys.stdin]; print(f'best {r[-1]} MB/s, median {r[len(r)//2]} MB/s')"
 echo "== node ipfs-unixfs-importer $(node -p "require('./node_modules/ipfs-unixfs-importer/package.json').version") (Kubo parameters, memory blockstore, 5 runs)"
-node crates/store/benches/unixfs-importer.mjs "$file" 5
+echo -n "CIDv0: "; node crates/store/benches/unixfs-importer.mjs "$file" 5 v0
+echo -n "CIDv1 raw leaves: "; node crates/store/benches/unixfs-importer.mjs "$file" 5 v1
 echo "== agency importer (cargo bench)"
 cargo bench -q -p agency-store --bench add -- "$file" 2>/dev/null
-echo "== agency CLI: store add --only-hash (one run, includes process start)"
+echo "== agency CLI, whole process (5 runs each): store add --only-hash, then store add to a fresh disk store"
 cargo build -q --release -p agency-cli
-start=$(date +%s.%N); ./target/release/agency store add --only-hash -Q "$file"; end=$(date +%s.%N)
-python3 -c "print(f'{round($len / ($end - $start) / 1e6)} MB/s')"
+for mode in only-hash disk; do
+  rates=()
+  for _ in 1 2 3 4 5; do
+    flags=(-Q); [ $mode = only-hash ] && flags+=(--only-hash)
+    rm -rf "$tmp/store"
+    start=$(date +%s.%N); ./target/release/agency --store "$tmp/store" store add "${flags[@]}" "$file" > /dev/null; end=$(date +%s.%N)
+    rates+=("$(python3 -c "print(round($len / ($end - $start) / 1e6))")")
+  done
+  printf '%s\n' "${rates[@]}" | sort -n | python3 -c "import sys; r=[int(x) for x in sys.stdin]; print(f'$mode: best {r[-1]} MB/s, median {r[len(r)//2]} MB/s')"
+done

@@ -1,14 +1,16 @@
-// Node baseline for the store benchmark: ipfs-unixfs-importer with Kubo's parameters (CIDv0,
-// dag-pb leaves, 262144-byte chunks, balanced layout of 174 links) into a memory blockstore,
-// reading FILE as a stream. Prints the root CID and the best and median MB/s of RUNS runs.
-// Usage: node unixfs-importer.mjs FILE [RUNS]
+// Node baseline for the store benchmark: ipfs-unixfs-importer with Kubo's parameters (CIDv0 with
+// dag-pb leaves, or with `v1` CIDv1 with raw leaves; 262144-byte chunks, balanced layout of 174
+// links) into a memory blockstore, reading FILE as a stream. Prints the root CID and the best and
+// median MB/s of RUNS runs.
+// Usage: node unixfs-importer.mjs FILE [RUNS] [v0|v1]
 import { createReadStream, statSync } from 'node:fs'
 import { importer } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 
-const [file, runs = '5'] = process.argv.slice(2)
+const [file, runs = '5', mode = 'v0'] = process.argv.slice(2)
+const v1 = mode === 'v1'
 const len = statSync(file).size
 const rates = []
 let root
@@ -16,8 +18,8 @@ for (let i = 0; i < Number(runs); i++) {
   const blockstore = new MemoryBlockstore()
   const started = process.hrtime.bigint()
   for await (const entry of importer([{ content: createReadStream(file, { highWaterMark: 1 << 20 }) }], blockstore, {
-    cidVersion: 0,
-    rawLeaves: false,
+    cidVersion: v1 ? 1 : 0,
+    rawLeaves: v1,
     reduceSingleLeafToSelf: true,
     chunker: fixedSize({ chunkSize: 262144 }),
     layout: balanced({ maxChildrenPerNode: 174 })

@@ -8,7 +8,8 @@ use std::{
 
 use agency_primitives::{Cid, parse_cid};
 use agency_store::{
-    BlockStore, FsStore, ImportOptions, KuboStore, cat, export_car, import, import_car_file, server,
+    BlockStore, FsStore, ImportOptions, KuboStore, cat, export_car, import, import_car_file,
+    import_file, server,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -207,10 +208,11 @@ async fn add(args: AddArgs, g: &GlobalOpts, out: Output) -> Result<()> {
         };
         let bar = progress_bar(len, out);
         bar.set_message(name.clone());
-        let summary = import(input.open().await?, opts, local.as_deref(), |n| {
-            bar.set_position(n)
-        })
-        .await
+        let progress = |n| bar.set_position(n);
+        let summary = match &input {
+            Input::File { path, .. } => import_file(path, opts, local.as_deref(), progress).await,
+            Input::Stdin => import(input.open().await?, opts, local.as_deref(), progress).await,
+        }
         .with_context(|| format!("adding {name}"))?;
         bar.finish_and_clear();
         if let Some(kubo) = &kubo {

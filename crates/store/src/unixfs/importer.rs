@@ -6,6 +6,8 @@
 //! single root, which lets [`FileBuilder`] emit each node as soon as its group fills: memory stays
 //! O(depth × 174) whatever the file size. A file of one chunk is its own root.
 
+use std::sync::{Arc, Mutex};
+
 use agency_primitives::{Block, CODEC_DAG_PB, CODEC_RAW, Cid};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, stream::FuturesOrdered};
@@ -216,7 +218,201 @@ const FLUSH_BYTES: usize = 8 << 20;
 /// (`None` computes the CID only, like `ipfs add --only-hash`); `progress` gets the bytes
 /// imported so far, about every MiB.
 pub async fn import<R: AsyncRead + Unpin>(
-    mut reader: R,
+    reader: R,
+    opts: ImportOptions,
+    store: Option<&dyn BlockStore>,
+    progress: impl FnMut(u64),
+) -> Result<ImportSummary, StoreError> {
+    pipeline(Source::Stream(reader), opts, store, progress).await
+}
+
+/// Imports the file at `path` like [`import`], faster: each hashing task reads its own range of
+/// the file (`pread`) straight into the leaf's buffer, so reading runs in parallel and no chunk
+/// is copied. Fails if the file changes size while it is read.
+pub async fn import_file(
+    path: &std::path::Path,
+    opts: ImportOptions,
+    store: Option<&dyn BlockStore>,
+    progress: impl FnMut(u64),
+) -> Result<ImportSummary, StoreError> {
+    let file = std::fs::File::open(path).map_err(|e| StoreError::io("opening", path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| StoreError::io("reading the size of", path, e))?;
+    if !meta.is_file() || meta.len() == 0 {
+        // Pipes, devices and procfs files do not know their size: read them as a stream.
+        let reader = tokio::fs::File::from_std(file);
+        return pipeline(Source::Stream(reader), opts, store, progress).await;
+    }
+    let source = Source::<tokio::fs::File>::File {
+        file: Arc::new(file),
+        path: path.into(),
+        len: meta.len(),
+        offset: 0,
+    };
+    pipeline(source, opts, store, progress).await
+}
+
+enum Source<R> {
+    Stream(R),
+    File {
+        file: Arc<std::fs::File>,
+        path: Arc<std::path::Path>,
+        len: u64,
+        offset: u64,
+    },
+}
+
+type Leaves = Vec<(u64, Block)>;
+
+/// Recycles leaf buffers during a hash-only import, so that a long file reuses the same memory
+/// instead of faulting in fresh pages for every chunk (which costs more than hashing it).
+#[derive(Clone, Default)]
+struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl BufferPool {
+    /// Buffers kept: enough for every task in flight.
+    const KEEP: usize = 64;
+
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let mut buf = self.0.lock().expect("pool lock").pop().unwrap_or_default();
+        buf.clear();
+        buf.reserve_exact(capacity);
+        buf
+    }
+
+    fn give(&self, block: Block) {
+        let (_, data) = block.into_parts();
+        // Only a buffer this pool can reuse: the unique owner of a whole allocation.
+        if let Ok(data) = data.try_into_mut() {
+            let mut pool = self.0.lock().expect("pool lock");
+            if pool.len() < Self::KEEP {
+                pool.push(data.into());
+            }
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> Source<R> {
+    /// Starts the next hashing task, or returns `None` at the end of the input.
+    async fn next_task(
+        &mut self,
+        opts: ImportOptions,
+        pool: &BufferPool,
+    ) -> Result<Option<tokio::task::JoinHandle<Result<Leaves, StoreError>>>, StoreError> {
+        let per_task = (TASK_BYTES / opts.chunk_size).max(1);
+        match self {
+            Source::Stream(reader) => {
+                let mut chunks = Vec::with_capacity(per_task);
+                while chunks.len() < per_task {
+                    let chunk = read_chunk(reader, opts.chunk_size).await?;
+                    let last = chunk.len() < opts.chunk_size;
+                    if !chunk.is_empty() {
+                        chunks.push(chunk);
+                    }
+                    if last {
+                        break;
+                    }
+                }
+                if chunks.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(tokio::task::spawn_blocking(move || {
+                    Ok(chunks
+                        .into_iter()
+                        .map(|c| (c.len() as u64, make_leaf(&opts, c)))
+                        .collect())
+                })))
+            }
+            Source::File {
+                file,
+                path,
+                len,
+                offset,
+            } => {
+                if *offset >= *len {
+                    return Ok(None);
+                }
+                let start = *offset;
+                let end = (*len).min(start + (per_task * opts.chunk_size) as u64);
+                *offset = end;
+                let (file, path, pool) = (file.clone(), path.clone(), pool.clone());
+                Ok(Some(tokio::task::spawn_blocking(move || {
+                    read_leaves(&file, &path, start, end, &opts, &pool)
+                })))
+            }
+        }
+    }
+
+    /// Checks, after the last task, that a file source did not grow while it was read.
+    fn check_end(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::FileExt;
+        if let Source::File {
+            file, path, len, ..
+        } = self
+        {
+            // A byte past the size read at the start means the file grew meanwhile.
+            let mut probe = [0u8; 1];
+            let more = file
+                .read_at(&mut probe, *len)
+                .map_err(|e| StoreError::io("reading", &**path, e))?;
+            if more != 0 {
+                return Err(changed(path));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn changed(path: &std::path::Path) -> StoreError {
+    let e = std::io::Error::other("the file changed size while it was being added");
+    StoreError::io("reading", path, e)
+}
+
+/// Reads bytes `start..end` of `file` as leaves, each chunk read in place into its block.
+fn read_leaves(
+    file: &std::fs::File,
+    path: &std::path::Path,
+    start: u64,
+    end: u64,
+    opts: &ImportOptions,
+    pool: &BufferPool,
+) -> Result<Leaves, StoreError> {
+    use std::os::unix::fs::FileExt;
+    let mut leaves = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let len = (end - pos).min(opts.chunk_size as u64) as usize;
+        let (prefix, suffix) = if opts.raw_leaves {
+            (Vec::new(), Vec::new())
+        } else {
+            pb::file_leaf_frame(len)
+        };
+        let mut buf = pool.take(prefix.len() + len + suffix.len());
+        buf.extend_from_slice(&prefix);
+        let at = buf.len();
+        buf.resize(at + len, 0);
+        file.read_exact_at(&mut buf[at..], pos)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => changed(path),
+                _ => StoreError::io("reading", path, e),
+            })?;
+        buf.extend_from_slice(&suffix);
+        let leaf = if opts.raw_leaves {
+            Block::new(CODEC_RAW, buf)
+        } else {
+            dag_pb(opts, buf)
+        };
+        leaves.push((len as u64, leaf));
+        pos += len as u64;
+    }
+    Ok(leaves)
+}
+
+/// The import pipeline: hashing tasks run on the blocking pool, several at once, and their
+/// leaves are fed to the builder in file order, so the DAG equals a sequential import's.
+async fn pipeline<R: AsyncRead + Unpin>(
+    mut source: Source<R>,
     opts: ImportOptions,
     store: Option<&dyn BlockStore>,
     mut progress: impl FnMut(u64),
@@ -227,49 +423,35 @@ pub async fn import<R: AsyncRead + Unpin>(
             opts.chunk_size
         )));
     }
-    // Reading stays sequential; leaves are hashed on the blocking pool, several tasks at once,
-    // and fed to the builder in file order, so the DAG is the same as a sequential import.
     let mut builder = FileBuilder::new(opts);
     let mut pending = FuturesOrdered::new();
     let mut out = Vec::new();
+    let pool = BufferPool::default();
     let (mut read, mut eof) = (0u64, false);
     loop {
         while !eof && pending.len() < TASKS_IN_FLIGHT {
-            let mut chunks = Vec::new();
-            let mut task_bytes = 0;
-            while task_bytes < TASK_BYTES {
-                let chunk = read_chunk(&mut reader, opts.chunk_size).await?;
-                task_bytes += chunk.len();
-                eof = chunk.len() < opts.chunk_size;
-                if !chunk.is_empty() {
-                    chunks.push(chunk);
-                }
-                if eof {
-                    break;
-                }
+            match source.next_task(opts, &pool).await? {
+                Some(task) => pending.push_back(task),
+                None => eof = true,
             }
-            if chunks.is_empty() {
-                break;
-            }
-            pending.push_back(tokio::task::spawn_blocking(move || {
-                chunks
-                    .into_iter()
-                    .map(|c| (c.len() as u64, make_leaf(&opts, c)))
-                    .collect::<Vec<_>>()
-            }));
         }
         let Some(leaves) = pending.next().await else {
             break;
         };
-        for (len, leaf) in leaves.expect("hashing a chunk does not panic") {
+        for (len, leaf) in leaves.expect("hashing a chunk does not panic")? {
             read += len;
             builder.push_leaf(leaf, len, &mut out);
         }
         progress(read);
-        if out.iter().map(|b| b.data().len()).sum::<usize>() >= FLUSH_BYTES {
-            flush(store, &mut out).await?;
+        match store {
+            None => out.drain(..).for_each(|block| pool.give(block)),
+            Some(_) if out.iter().map(|b| b.data().len()).sum::<usize>() >= FLUSH_BYTES => {
+                flush(store, &mut out).await?;
+            }
+            Some(_) => {}
         }
     }
+    source.check_end()?;
     let summary = builder.finish(&mut out);
     flush(store, &mut out).await?;
     Ok(summary)

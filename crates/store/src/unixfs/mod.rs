@@ -7,5 +7,5 @@ pub(crate) mod pb;
 pub use exporter::{DagWalker, cat};
 pub use importer::{
     DEFAULT_CHUNK_SIZE, FileBuilder, ImportOptions, ImportSummary, MAX_CHUNK_SIZE, MAX_LINKS,
-    import, make_leaf,
+    import, import_file, make_leaf,
 };

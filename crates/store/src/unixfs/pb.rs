@@ -96,25 +96,37 @@ fn put_varint_field(out: &mut Vec<u8>, field: u64, v: u64) {
     put_varint(out, v);
 }
 
-/// Encodes a leaf: a dag-pb node whose Data is UnixFS `{Type: File, Data: chunk, filesize}`.
-/// The Data field is left out for an empty chunk, as Kubo does for the empty file.
-pub(crate) fn encode_file_leaf(chunk: &[u8]) -> Vec<u8> {
-    let len = chunk.len() as u64;
-    let data_field = if chunk.is_empty() {
+/// Returns the bytes that frame a chunk of `len` bytes in a leaf: a dag-pb node whose Data is
+/// UnixFS `{Type: File, Data: chunk, filesize}`. The leaf is `prefix ++ chunk ++ suffix`, so a
+/// reader can fill the chunk in place. The Data field is left out for an empty chunk, as Kubo
+/// does for the empty file.
+pub(crate) fn file_leaf_frame(len: usize) -> (Vec<u8>, Vec<u8>) {
+    let len64 = len as u64;
+    let data_field = if len == 0 {
         0
     } else {
-        1 + varint_len(len) + chunk.len()
+        1 + varint_len(len64) + len
     };
-    let unixfs_len = 2 + data_field + 1 + varint_len(len);
-    let mut out = Vec::with_capacity(1 + varint_len(unixfs_len as u64) + unixfs_len);
-    put_varint(&mut out, 1 << 3 | 2);
-    put_varint(&mut out, unixfs_len as u64);
-    put_varint_field(&mut out, 1, DataType::File.code());
-    if !chunk.is_empty() {
-        put_bytes_field(&mut out, 2, chunk);
+    let unixfs_len = 2 + data_field + 1 + varint_len(len64);
+    let mut prefix = Vec::with_capacity(16);
+    put_varint(&mut prefix, 1 << 3 | 2);
+    put_varint(&mut prefix, unixfs_len as u64);
+    put_varint_field(&mut prefix, 1, DataType::File.code());
+    if len > 0 {
+        put_varint(&mut prefix, 2 << 3 | 2);
+        put_varint(&mut prefix, len64);
     }
-    put_varint_field(&mut out, 3, len);
-    debug_assert_eq!(out.len(), out.capacity());
+    let mut suffix = Vec::with_capacity(11);
+    put_varint_field(&mut suffix, 3, len64);
+    (prefix, suffix)
+}
+
+/// Encodes the leaf of `chunk` (see [`file_leaf_frame`]).
+pub(crate) fn encode_file_leaf(chunk: &[u8]) -> Vec<u8> {
+    let (mut out, suffix) = file_leaf_frame(chunk.len());
+    out.reserve_exact(chunk.len() + suffix.len());
+    out.extend_from_slice(chunk);
+    out.extend_from_slice(&suffix);
     out
 }
 

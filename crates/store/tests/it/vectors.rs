@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use agency_store::{BlockStore, ImportOptions, MemStore, cat, import};
+use agency_store::{BlockStore, ImportOptions, MemStore, cat, import, import_file};
 use futures::TryStreamExt;
 
 use crate::support::vectors;
@@ -27,6 +27,11 @@ async fn every_vector_matches_kubo() {
             let hashed = import(&data[..], opts, None, |_| {}).await.unwrap();
             assert_eq!(&hashed.root.to_string(), want, "{} with {opts:?}", v.file);
             assert_eq!(hashed.size, v.bytes);
+            // The file path (parallel positioned reads) builds the same DAG.
+            let from_file = import_file(&dir.join(&v.file), opts, None, |_| {})
+                .await
+                .unwrap();
+            assert_eq!(from_file, hashed, "{} via import_file", v.file);
 
             // The same CID when stored, and the bytes come back.
             let store = Arc::new(MemStore::new());
@@ -59,4 +64,67 @@ async fn progress_grows_to_the_file_size() {
     assert!(seen.len() >= 4, "about one report per MiB: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
     assert_eq!(seen.last(), Some(&5_000_000));
+}
+
+#[tokio::test]
+async fn import_file_errors_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bin");
+    let err = import_file(&missing, ImportOptions::default(), None, |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.bin"), "{err}");
+    // A path that opens but cannot be read (EIO at offset 0).
+    let err = import_file(
+        std::path::Path::new("/proc/self/mem"),
+        ImportOptions::default(),
+        None,
+        |_| {},
+    )
+    .await;
+    assert!(
+        err.is_err(),
+        "/proc/self/mem is not a file one can add: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_changes_while_added_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("moving.bin");
+    let write = |len: usize| std::fs::write(&path, crate::support::noise(len, 5)).unwrap();
+
+    // It grows: the progress callback (run between hashing tasks) appends to it.
+    write(3 << 20);
+    let grow = || {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, b"more").unwrap();
+    };
+    let err = import_file(&path, ImportOptions::default(), None, |_| grow())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("changed size"), "{err}");
+
+    // It shrinks: tasks started after the callback find the end early. (Four 1 MiB tasks are
+    // in flight before the first callback, so the file must be longer than 4 MiB.)
+    write(8 << 20);
+    let shrink = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(1 << 20)
+            .unwrap()
+    };
+    let err = import_file(&path, ImportOptions::default(), None, |_| shrink())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("changed size"), "{err}");
+    assert!(
+        err.to_string().contains("moving.bin"),
+        "names the file: {err}"
+    );
 }
