@@ -7,9 +7,11 @@
 
 mod block;
 mod cids;
+mod envelope;
 
 pub use block::{Block, BlockError};
 pub use cid::{Cid, multibase};
 pub use cids::{
     CODEC_DAG_PB, CODEC_RAW, CidError, MULTIHASH_SHA2_256, parse_cid, sha256_multihash,
 };
+pub use envelope::{Envelope, ErrorKind, JobError, Limits, LogEntry, Success};

@@ -1,0 +1,151 @@
+//! Agency's job executors: run untrusted JsJob scripts to a deterministic result envelope.
+//!
+//! # The determinism contract
+//! Replication compares result hashes, so every honest agent must produce byte-identical
+//! envelopes for the same job. Under the `quickjs` executor a job sees:
+//! - **Time**: `Date.now()` and `new Date()` are the job's timestamp (milliseconds, UTC; agents'
+//!   child processes run with `TZ=UTC`). There is no `performance`. Timers run on virtual time:
+//!   `setTimeout(f, 10000)` fires at once, after every earlier timer, in (time, creation) order.
+//! - **Randomness**: `Math.random()` draws from xoshiro256** seeded with the job's 32-byte seed.
+//! - **Math**: `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2`, `sinh`, `cosh`, `tanh`,
+//!   `asinh`, `acosh`, `atanh`, `exp`, `expm1`, `log`, `log1p`, `log2`, `log10`, `cbrt`, `pow`
+//!   and `hypot` come from the pure-Rust `libm` crate, never the C library. (The `**` operator
+//!   is evaluated by QuickJS itself and is not covered; use `Math.pow` in replicated jobs.)
+//! - **No locale, no GC observability**: no `Intl`; `WeakRef` and `FinalizationRegistry` are
+//!   removed. Only source text is accepted, never bytecode.
+//! - **Limits in deterministic units**: fuel counts QuickJS interrupt checks, memory counts the
+//!   engine's allocator bytes, stack bounds recursion, output bounds the canonical envelope.
+//!   Each has its error kind (`fuel`, `memory`, `stack`, `output-too-large`).
+//!
+//! Memory accounting uses the C allocator's usable sizes, so a job that ends within a few bytes
+//! of its memory limit may differ between C libraries (glibc vs musl); keep limits generous.
+//!
+//! A wall-clock cap protects the host and is never a job result: hitting it is
+//! [`RunnerError::WallClock`], and the agent gives up its claim instead of committing.
+//!
+//! # Isolation
+//! Each job gets a fresh runtime with no filesystem, network, process or environment access.
+//! [`QuickJsExecutor`] runs it in a child process with rlimits (address space, CPU seconds,
+//! open files), so an engine bug cannot take the agent down.
+//!
+//! Depends on `agency-primitives` only: it knows nothing of stores or chains.
+
+mod process;
+mod quickjs;
+mod rng;
+
+#[cfg(feature = "test-utils")]
+pub mod fake;
+
+use std::time::Duration;
+
+use agency_primitives::{Envelope, Limits};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use process::{QuickJsExecutor, child_main};
+pub use quickjs::run_in_process;
+
+/// One job to run: everything that determines its envelope, plus the host's safety net.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRun {
+    /// The script's source text.
+    pub code: String,
+    /// The input, as JSON text.
+    pub input: String,
+    /// The options, as JSON text.
+    pub options: String,
+    /// Deterministic limits.
+    pub limits: Limits,
+    /// Seed of `Math.random`.
+    #[serde(with = "hex32")]
+    pub seed: [u8; 32],
+    /// What `Date.now()` returns, in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The host's wall-clock cap (not part of the job's result).
+    pub wall_clock: Duration,
+}
+
+impl JobRun {
+    /// A job with default limits, seed zero, timestamp zero, options `{}` and a 30 s cap.
+    pub fn new(code: impl Into<String>, input: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            input: input.into(),
+            options: "{}".into(),
+            limits: Limits::default(),
+            seed: [0; 32],
+            timestamp_ms: 0,
+            wall_clock: Duration::from_secs(30),
+        }
+    }
+}
+
+mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(crate) fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_seed(&text).map_err(D::Error::custom)
+    }
+}
+
+/// Parses a seed: up to 64 hex digits, left-padded with zeros to 32 bytes.
+pub fn parse_seed(text: &str) -> Result<[u8; 32], String> {
+    let t = text.trim().trim_start_matches("0x");
+    if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("invalid seed {text:?}: want 1 to 64 hex digits"));
+    }
+    let padded = format!("{t:0>64}");
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&padded[2 * i..2 * i + 2], 16).expect("checked hex");
+    }
+    Ok(out)
+}
+
+/// An infrastructure failure: the job has no envelope, must not be committed, and may be
+/// retried. (A job that fails is an `Ok` envelope with `ok: false`.)
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunnerError {
+    /// The host's wall-clock cap was reached.
+    #[error("the job ran past the wall-clock cap of {after:?}")]
+    WallClock { after: Duration },
+    /// The engine could not be set up.
+    #[error("JavaScript engine error: {0}")]
+    Engine(String),
+    /// The child process could not be started or talked to.
+    #[error("job process: {0}")]
+    Process(String),
+    /// The child process died without an envelope (killed by an rlimit, crashed).
+    #[error("job process died without a result ({status}){stderr}")]
+    Crashed { status: String, stderr: String },
+    /// The requested runtime is not available in this build.
+    #[error("runtime {0:?} is not available (supported: quickjs)")]
+    UnknownRuntime(String),
+}
+
+impl RunnerError {
+    /// Tells whether running the same job again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Process(_) | Self::Crashed { .. })
+    }
+}
+
+/// Runs jobs to envelopes.
+///
+/// Implementations: [`QuickJsExecutor`] (embedded QuickJS, in child processes by default) and,
+/// with `test-utils`, [`fake::FakeExecutor`]. All give the behaviour of design.md §3; the suite
+/// in `tests/it` runs the shared JsJob fixtures against each.
+#[async_trait]
+pub trait Executor: Send + Sync + std::fmt::Debug {
+    /// Runs `job`; job failure is an envelope, infrastructure failure an error.
+    async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError>;
+    /// Returns the runtime's name as it appears in job specs (`quickjs`).
+    fn runtime(&self) -> &'static str;
+}

@@ -1,0 +1,186 @@
+//! Running jobs in child processes, and the child's side of it.
+
+use std::{
+    io::{Read, Write},
+    path::PathBuf,
+    process::{ExitCode, Stdio},
+    time::Duration,
+};
+
+use agency_primitives::Envelope;
+use async_trait::async_trait;
+use rustix::process::{Resource, Rlimit, setrlimit};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use crate::{Executor, JobRun, RunnerError, run_in_process};
+
+/// Address space a child may map beyond the job's memory limit: the binary, its libraries,
+/// the engine's own structures and the stack.
+const AS_OVERHEAD: u64 = 512 << 20;
+/// Time the parent waits past the job's wall-clock cap before killing the child.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// The QuickJS executor.
+///
+/// By default each job runs in a child process (`program args…`, normally `agency __job`) that
+/// limits itself with rlimits before reading the job; [`QuickJsExecutor::in_process`] runs jobs
+/// on the blocking pool instead (for tests and benchmarks: no process isolation).
+#[derive(Debug, Clone)]
+pub struct QuickJsExecutor {
+    child: Option<(PathBuf, Vec<String>)>,
+}
+
+/// What the child writes to stdout.
+#[derive(Serialize, Deserialize)]
+enum ChildReply {
+    Envelope(Envelope),
+    WallClock(Duration),
+    Engine(String),
+}
+
+impl QuickJsExecutor {
+    /// Runs each job in a child process started as `program args…`, which must call
+    /// [`child_main`].
+    pub fn in_child(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+        Self {
+            child: Some((program.into(), args)),
+        }
+    }
+
+    /// Runs jobs in this process, on tokio's blocking pool.
+    pub fn in_process() -> Self {
+        Self { child: None }
+    }
+}
+
+#[async_trait]
+impl Executor for QuickJsExecutor {
+    async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError> {
+        match &self.child {
+            None => tokio::task::spawn_blocking(move || run_in_process(&job))
+                .await
+                .map_err(|e| RunnerError::Engine(format!("the job thread failed: {e}")))?,
+            Some((program, args)) => run_child(program, args, job).await,
+        }
+    }
+
+    fn runtime(&self) -> &'static str {
+        "quickjs"
+    }
+}
+
+async fn run_child(
+    program: &PathBuf,
+    args: &[String],
+    job: JobRun,
+) -> Result<Envelope, RunnerError> {
+    let io = |what: &str, e: std::io::Error| {
+        RunnerError::Process(format!("{what} {}: {e}", program.display()))
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env_clear()
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| io("starting", e))?;
+    let request = serde_json::to_vec(&job).expect("a job serializes");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(&request)
+        .await
+        .map_err(|e| io("writing the job to", e))?;
+    drop(stdin);
+    let cap = job.wall_clock + KILL_GRACE;
+    let out = match tokio::time::timeout(cap, child.wait_with_output()).await {
+        Ok(out) => out.map_err(|e| io("waiting for", e))?,
+        // Dropping the child kills it (kill_on_drop).
+        Err(_) => {
+            return Err(RunnerError::WallClock {
+                after: job.wall_clock,
+            });
+        }
+    };
+    match serde_json::from_slice::<ChildReply>(&out.stdout) {
+        Ok(ChildReply::Envelope(envelope)) => Ok(envelope),
+        Ok(ChildReply::WallClock(after)) => Err(RunnerError::WallClock { after }),
+        Ok(ChildReply::Engine(e)) => Err(RunnerError::Engine(e)),
+        Err(_) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = stderr.trim();
+            Err(RunnerError::Crashed {
+                status: out.status.to_string(),
+                stderr: if stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {stderr:.500}")
+                },
+            })
+        }
+    }
+}
+
+/// The job child process: limits itself, reads a [`JobRun`] (JSON) from stdin, runs it in
+/// QuickJS and writes the reply to stdout. `agency __job` calls this.
+pub fn child_main() -> ExitCode {
+    let mut request = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut request) {
+        return child_failed(&format!("reading the job: {e}"));
+    }
+    let job: JobRun = match serde_json::from_slice(&request) {
+        Ok(job) => job,
+        Err(e) => return child_failed(&format!("the job is not valid: {e}")),
+    };
+    if let Err(e) = limit_self(&job) {
+        return child_failed(&format!("setting rlimits: {e}"));
+    }
+    let reply = match run_in_process(&job) {
+        Ok(envelope) => ChildReply::Envelope(envelope),
+        Err(RunnerError::WallClock { after }) => ChildReply::WallClock(after),
+        Err(e) => ChildReply::Engine(e.to_string()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut stdout, &reply)
+        .map_err(std::io::Error::from)
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(3),
+    }
+}
+
+fn child_failed(message: &str) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "agency job process: {message}");
+    ExitCode::from(2)
+}
+
+/// Caps this process: address space (the job's memory plus overhead), CPU seconds (the
+/// wall-clock cap), no core dumps, no files written, a handful of descriptors.
+fn limit_self(job: &JobRun) -> std::io::Result<()> {
+    let cap = |n: u64| Rlimit {
+        current: Some(n),
+        maximum: Some(n),
+    };
+    let cpu = job.wall_clock.as_secs() + 1;
+    setrlimit(
+        Resource::As,
+        cap(job.limits.memory.saturating_add(AS_OVERHEAD)),
+    )?;
+    setrlimit(
+        Resource::Cpu,
+        Rlimit {
+            current: Some(cpu),
+            maximum: Some(cpu + 1),
+        },
+    )?;
+    setrlimit(Resource::Core, cap(0))?;
+    setrlimit(Resource::Fsize, cap(0))?;
+    setrlimit(Resource::Nofile, cap(8))?;
+    Ok(())
+}
