@@ -35,12 +35,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a job locally and print its result envelope (exit 0 ok, 1 job failed, 2 error).
+    Run(cmd::run::RunArgs),
     /// Add, read and move content-addressed data (CIDs identical to Kubo's).
     #[command(subcommand)]
     Store(cmd::store::StoreCmd),
 }
 
+/// The hidden first argument that makes this binary a job child process (see agency-runner).
+pub(crate) const JOB_CHILD_ARG: &str = "__job";
+
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == JOB_CHILD_ARG)
+    {
+        return agency_runner::child_main();
+    }
     let cli = Cli::parse();
     init_tracing(&cli.global);
     let out = Output {
@@ -58,7 +69,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli, out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
             out.error(&e);
             ExitCode::from(2)
@@ -66,9 +78,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, out: Output) -> anyhow::Result<()> {
+/// Runs the command; `Ok(false)` means it ran and failed as a job (exit 1).
+async fn run(cli: Cli, out: Output) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Store(cmd) => cmd::store::run(cmd, &cli.global, out).await,
+        Command::Run(args) => cmd::run::run(args, out).await,
+        Command::Store(cmd) => cmd::store::run(cmd, &cli.global, out).await.map(|()| true),
     }
 }
 

@@ -22,6 +22,11 @@ impl Output {
         println!("{text}");
     }
 
+    /// Writes a line to stdout as is, in every output mode (already machine-readable).
+    pub(crate) fn raw_line(&self, text: &str) {
+        println!("{text}");
+    }
+
     /// Writes a JSON result document to stdout.
     pub(crate) fn json(&self, value: &impl Serialize) {
         println!(

@@ -79,6 +79,8 @@ struct Meter {
 
 /// Why the event loop stopped early.
 enum Stop {
+    /// The job had already called back: its first outcome stands.
+    Reported,
     /// A deterministic end: the job's envelope.
     Envelope(Envelope),
     /// The host's wall-clock cap: an infrastructure error, never an envelope.
@@ -110,15 +112,38 @@ pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
         }
         false
     })));
+    // A limit hit inside a promise handler becomes a rejection, not an exception the host
+    // sees: remember it, so a job that then stalls ends in the limit's kind.
+    let rejected_by_limit: Rc<RefCell<Option<(ErrorKind, String, String)>>> = Rc::default();
+    let seen = rejected_by_limit.clone();
+    rt.set_host_promise_rejection_tracker(Some(Box::new(
+        move |_ctx, _promise, reason, handled| {
+            let (message, stack) = exception_info(&reason);
+            if let (false, Some(kind)) = (handled, limit_kind_of(&message)) {
+                seen.borrow_mut().get_or_insert((kind, message, stack));
+            }
+        },
+    )));
     let ctx = Context::builder()
         .with::<JobIntrinsics>()
         .build(&rt)
         .map_err(engine)?;
     let state = Rc::new(RefCell::new(State::default()));
     let stop = drive(&ctx, &rt, job, &state, &meter);
-    let state = state.take();
+    let mut state = state.take();
     match stop {
-        Ok(()) => Ok(assemble(state, job)),
+        Ok(()) | Err(Stop::Reported) => {
+            if state.outcome.is_none() {
+                if meter.exhausted.load(Ordering::Relaxed) {
+                    return Ok(fuel_envelope(&meter, state.logs));
+                }
+                if let Some((kind, message, stack)) = rejected_by_limit.take() {
+                    let logs = std::mem::take(&mut state.logs);
+                    return Ok(Envelope::failure(kind, message, job_frames(&stack), logs));
+                }
+            }
+            Ok(assemble(state, job))
+        }
         Err(Stop::Envelope(envelope)) => Ok(envelope),
         Err(Stop::WallClock) => Err(RunnerError::WallClock {
             after: job.wall_clock,
@@ -309,38 +334,43 @@ fn js_pow(x: f64, y: f64) -> f64 {
 /// Recognizes the engine's limit errors (out of memory, stack overflow) in a caught error.
 fn limit_kind(info_json: &str) -> Option<ErrorKind> {
     let info: ErrorInfo = serde_json::from_str(info_json).ok()?;
-    if MEMORY_LIMITS.contains(&info.message.as_str()) {
+    limit_kind_of(&info.message)
+}
+
+fn limit_kind_of(message: &str) -> Option<ErrorKind> {
+    // rquickjs reports an allocation failure outside JS as its own error ("Allocation failed…").
+    if MEMORY_LIMITS.contains(&message) || message.starts_with("Allocation failed") {
         Some(ErrorKind::Memory)
-    } else if STACK_OVERFLOW.contains(&info.message.as_str()) {
+    } else if STACK_OVERFLOW.contains(&message) {
         Some(ErrorKind::Stack)
     } else {
         None
     }
 }
 
+fn fuel_envelope(meter: &Meter, logs: Vec<LogEntry>) -> Envelope {
+    let msg = format!("the job used up its fuel ({} units)", meter.limit);
+    Envelope::failure(ErrorKind::Fuel, msg, "", logs)
+}
+
 /// Turns an error that escaped to the host into the job's end.
 fn classify(ctx: &Ctx<'_>, e: JsError, meter: &Meter, state: &Rc<RefCell<State>>) -> Stop {
-    let logs = std::mem::take(&mut state.borrow_mut().logs);
-    if meter.timed_out.load(Ordering::Relaxed) {
-        return Stop::WallClock;
-    }
-    if meter.exhausted.load(Ordering::Relaxed) {
-        let msg = format!("the job used up its fuel ({} units)", meter.limit);
-        return Stop::Envelope(Envelope::failure(ErrorKind::Fuel, msg, "", logs));
-    }
     let (message, stack) = match e {
         JsError::Exception => exception_info(&ctx.catch()),
         other => (other.to_string(), String::new()),
     };
-    // rquickjs reports an allocation failure outside JS as its own error ("Allocation failed…").
-    let kind =
-        if MEMORY_LIMITS.contains(&message.as_str()) || message.starts_with("Allocation failed") {
-            ErrorKind::Memory
-        } else if STACK_OVERFLOW.contains(&message.as_str()) {
-            ErrorKind::Stack
-        } else {
-            ErrorKind::Threw
-        };
+    if state.borrow().outcome.is_some() {
+        // First callback wins, whatever happens after it.
+        return Stop::Reported;
+    }
+    if meter.timed_out.load(Ordering::Relaxed) {
+        return Stop::WallClock;
+    }
+    let logs = std::mem::take(&mut state.borrow_mut().logs);
+    if meter.exhausted.load(Ordering::Relaxed) {
+        return Stop::Envelope(fuel_envelope(meter, logs));
+    }
+    let kind = limit_kind_of(&message).unwrap_or(ErrorKind::Threw);
     Stop::Envelope(Envelope::failure(kind, message, job_frames(&stack), logs))
 }
 

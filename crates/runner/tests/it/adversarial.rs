@@ -1,1 +1,184 @@
+//! Hostile scripts: each ends in a fixed error kind (or a deliberate, harmless result), and the
+//! host stays healthy, on every executor.
 
+use std::time::Duration;
+
+use agency_primitives::{ErrorKind, Limits};
+use agency_runner::{JobRun, RunnerError};
+use serde_json::json;
+
+use crate::{executors, run};
+
+fn job(code: &str) -> JobRun {
+    let mut j = JobRun::new(code, "null");
+    // Smaller budgets than the defaults keep the suite fast; the kinds are the same.
+    j.limits = Limits {
+        fuel: 2_000,
+        memory: 32 << 20,
+        ..Limits::default()
+    };
+    j.wall_clock = Duration::from_secs(20);
+    j
+}
+
+const CASES: &[(&str, &str, ErrorKind)] = &[
+    (
+        "loop in a timer",
+        "window.jsJobRun = function () { setTimeout(function () { for (;;) {} }, 5); };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "loop in a promise chain",
+        "window.jsJobRun = function () { Promise.resolve().then(function () { return 1; }).then(function () { for (;;) {} }); };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "endless microtasks",
+        "function f() { Promise.resolve().then(f); } window.jsJobRun = function () { f(); };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "a promise chain that only grows",
+        "function f() { return Promise.resolve().then(f); } window.jsJobRun = function () { f(); };",
+        ErrorKind::Memory,
+    ),
+    (
+        "endless interval",
+        "window.jsJobRun = function () { setInterval(function () {}, 1); };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "array growth",
+        "window.jsJobRun = function () { var a = []; for (;;) a.push(new Array(100000).fill(1.5)); };",
+        ErrorKind::Memory,
+    ),
+    (
+        "string doubling",
+        "window.jsJobRun = function () { var s = 'x'; for (;;) s = s + s + '.'; };",
+        ErrorKind::Memory,
+    ),
+    (
+        "typed arrays",
+        "window.jsJobRun = function () { var k = []; for (;;) k.push(new Float64Array(1 << 20)); };",
+        ErrorKind::Memory,
+    ),
+    (
+        "one huge buffer",
+        "window.jsJobRun = function () { new ArrayBuffer(1 << 30); };",
+        ErrorKind::Memory,
+    ),
+    (
+        "deep recursion",
+        "function r(n) { return r(n + 1) + 1; } window.jsJobRun = function () { r(0); };",
+        ErrorKind::Stack,
+    ),
+    (
+        "huge output",
+        "window.jsJobRun = function (i, o, cb) { cb(null, 'x'.repeat(2 * 1024 * 1024)); };",
+        ErrorKind::OutputTooLarge,
+    ),
+    (
+        "huge logs",
+        "window.jsJobRun = function (i, o, cb) { for (var n = 0; n < 100000; n++) console.log('spam spam spam spam ' + n); cb(null, 1); };",
+        ErrorKind::OutputTooLarge,
+    ),
+    (
+        "catastrophic regex",
+        "window.jsJobRun = function (i, o, cb) { cb(null, /^(a+)+$/.test('a'.repeat(40) + 'b')); };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "throwing a non-error",
+        "window.jsJobRun = function () { throw 42; };",
+        ErrorKind::Threw,
+    ),
+    (
+        "unserializable result",
+        "window.jsJobRun = function (i, o, cb) { var a = {}; a.a = a; cb(null, a); };",
+        ErrorKind::Threw,
+    ),
+    (
+        "bigint result",
+        "window.jsJobRun = function (i, o, cb) { cb(null, 10n); };",
+        ErrorKind::Threw,
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_scripts_end_in_their_error_kind() {
+    for (exec_name, exec) in executors() {
+        for (name, code, kind) in CASES {
+            let (env, text) = run(exec.as_ref(), job(code)).await;
+            match &env.outcome {
+                Err(e) => assert_eq!(e.kind, *kind, "{exec_name} {name}: {text}"),
+                Ok(_) => panic!("{exec_name} {name} succeeded: {text}"),
+            }
+        }
+        // The host is healthy afterwards.
+        let (env, text) = run(
+            exec.as_ref(),
+            job("window.jsJobRun = function (i, o, cb) { cb(null, 'fine'); };"),
+        )
+        .await;
+        assert!(env.is_ok(), "{exec_name}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_way_out_of_the_sandbox() {
+    let probe = r#"
+        window.jsJobRun = async function () {
+          var g = Function('return this')();
+          var found = {
+            globals: ['require', 'process', 'std', 'os', 'fetch', 'XMLHttpRequest', 'WebSocket',
+                      'performance', 'WeakRef', 'FinalizationRegistry', 'Intl', 'scriptArgs', 'print', '__host']
+              .filter(function (n) { return typeof g[n] !== 'undefined'; }),
+            sameGlobal: g === window,
+          };
+          try { await import('os'); found.importOs = 'loaded'; } catch (e) { found.importOs = 'refused'; }
+          try { await import('std'); found.importStd = 'loaded'; } catch (e) { found.importStd = 'refused'; }
+          Object.prototype.polluted = 'yes';
+          return found;
+        };
+    "#;
+    let after = "window.jsJobRun = function (i, o, cb) { cb(null, String(({}).polluted)); };";
+    for (exec_name, exec) in executors() {
+        let (env, text) = run(exec.as_ref(), job(probe)).await;
+        let result = &env
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{exec_name}: {e:?}"))
+            .result;
+        assert_eq!(
+            result,
+            &json!({"globals": [], "sameGlobal": true, "importOs": "refused", "importStd": "refused"}),
+            "{exec_name}: {text}"
+        );
+        // Prototype pollution dies with the job's runtime.
+        let (env, text) = run(exec.as_ref(), job(after)).await;
+        assert_eq!(
+            env.outcome.unwrap().result,
+            json!("undefined"),
+            "{exec_name}: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wall_clock_cap_is_an_infrastructure_error() {
+    for (exec_name, exec) in executors() {
+        let mut j = job("window.jsJobRun = function () { for (;;) {} };");
+        j.limits.fuel = u64::MAX;
+        j.wall_clock = Duration::from_millis(700);
+        let started = std::time::Instant::now();
+        let err = exec.run(j).await.unwrap_err();
+        assert!(
+            matches!(err, RunnerError::WallClock { .. }),
+            "{exec_name}: {err:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{exec_name}: stopped in time"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
 
 mod adversarial;
+mod determinism;
 mod fixtures;
 
 use std::{path::PathBuf, sync::Arc};

@@ -1,0 +1,107 @@
+//! `agency run`: run a job locally and print its result envelope.
+
+use std::{io::Read, path::PathBuf, sync::Arc, time::Duration};
+
+use agency_primitives::{Envelope, Limits};
+use agency_runner::{Executor, JobRun, QuickJsExecutor, RunnerError, parse_seed};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::output::Output;
+
+/// Arguments of `agency run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The job script: defines `window.jsJobRun(input, options, callback)`.
+    code: PathBuf,
+    /// Input JSON file (`-` for stdin) [default: null].
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Options, as inline JSON.
+    #[arg(long, default_value = "{}", value_name = "JSON")]
+    options: String,
+    /// Runtime to run the job in.
+    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser")]
+    runtime: String,
+    /// Fuel: CPU budget in QuickJS interrupt checks (about 17,000 per second of busy loop here).
+    #[arg(long, default_value_t = Limits::default().fuel, value_name = "N")]
+    fuel: u64,
+    /// Memory the JavaScript heap may allocate, in bytes.
+    #[arg(long, default_value_t = Limits::default().memory, value_name = "BYTES")]
+    memory: u64,
+    /// Native stack the engine may use, in bytes.
+    #[arg(long, default_value_t = Limits::default().stack, value_name = "BYTES")]
+    stack: u64,
+    /// Largest envelope (logs included), in bytes.
+    #[arg(long, default_value_t = Limits::default().output, value_name = "BYTES")]
+    output_limit: u64,
+    /// Seed of Math.random, up to 64 hex digits.
+    #[arg(long, default_value = "0", value_name = "HEX")]
+    seed: String,
+    /// What Date.now() returns, in seconds since the epoch.
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    timestamp: i64,
+    /// Wall-clock cap on this machine, in seconds (a safety net, never a job result).
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    wall_clock: u64,
+    /// Run in this process instead of an isolated child process.
+    #[arg(long, hide = true)]
+    in_process: bool,
+}
+
+/// Runs the job; returns whether it succeeded (exit 0) or failed as a job (exit 1).
+pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
+    if args.runtime != "quickjs" {
+        return Err(RunnerError::UnknownRuntime(args.runtime).into());
+    }
+    let code = std::fs::read_to_string(&args.code)
+        .with_context(|| format!("cannot read {}", args.code.display()))?;
+    let input = match &args.input {
+        None => "null".to_owned(),
+        Some(p) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the input from stdin")?;
+            s
+        }
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
+        }
+    };
+    let seed = parse_seed(&args.seed).map_err(anyhow::Error::msg)?;
+    let Some(timestamp_ms) = args.timestamp.checked_mul(1000) else {
+        bail!("--timestamp {} is out of range", args.timestamp);
+    };
+    let job = JobRun {
+        code,
+        input,
+        options: args.options,
+        limits: Limits {
+            fuel: args.fuel,
+            memory: args.memory,
+            stack: args.stack,
+            output: args.output_limit,
+        },
+        seed,
+        timestamp_ms,
+        wall_clock: Duration::from_secs(args.wall_clock),
+    };
+    let exec: Arc<dyn Executor> = if args.in_process {
+        Arc::new(QuickJsExecutor::in_process())
+    } else {
+        Arc::new(job_process()?)
+    };
+    let envelope: Envelope = exec.run(job).await.context("running the job")?;
+    out.raw_line(&String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"));
+    Ok(envelope.is_ok())
+}
+
+/// The child-process executor: this same binary, as `agency __job`.
+pub(crate) fn job_process() -> Result<QuickJsExecutor> {
+    let exe = std::env::current_exe().context("finding the agency executable for job processes")?;
+    Ok(QuickJsExecutor::in_child(
+        exe,
+        vec![crate::JOB_CHILD_ARG.to_owned()],
+    ))
+}
