@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::{agency, agency_cmd, stderr, stdout};
 
 fn fixture(name: &str) -> String {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../runner/tests/vectors/jsjob/{name}.js"));
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../runner/tests/vectors/jsjob/{name}.js"));
     p.to_str().unwrap().to_owned()
 }
 
@@ -27,22 +28,42 @@ fn prints_the_canonical_envelope_with_exit_0_or_1() {
 
     let o = agency(dir.path(), &["run", &fixture("return-input"), "--input", i]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "{\"details\":{\"seen\":true},\"logs\":[],\"ok\":true,\"result\":{\"n\":21}}\n");
+    assert_eq!(
+        stdout(&o),
+        "{\"details\":{\"seen\":true},\"logs\":[],\"ok\":true,\"result\":{\"n\":21}}\n"
+    );
 
-    let o = agency(dir.path(), &["run", &fixture("throw-directly"), "--input", i]);
+    let o = agency(
+        dir.path(),
+        &["run", &fixture("throw-directly"), "--input", i],
+    );
     assert_eq!(o.status.code(), Some(1), "a failed job exits 1");
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["error"]["kind"], "threw");
 
-    let o = agency(dir.path(), &["run", &fixture("infinite-loop"), "--fuel", "500"]);
+    let o = agency(
+        dir.path(),
+        &["run", &fixture("infinite-loop"), "--fuel", "500"],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains(r#""kind":"fuel""#));
 
     // Seed and timestamp are the job's.
-    let args = ["run", &fixture("deterministic-clock-random"), "--seed", "abc", "--timestamp", "1700000000"];
+    let args = [
+        "run",
+        &fixture("deterministic-clock-random"),
+        "--seed",
+        "abc",
+        "--timestamp",
+        "1700000000",
+    ];
     let (a, b) = (agency(dir.path(), &args), agency(dir.path(), &args));
     assert_eq!(stdout(&a), stdout(&b));
-    assert!(stdout(&a).contains("\"now\":1700000000000"), "{}", stdout(&a));
+    assert!(
+        stdout(&a).contains("\"now\":1700000000000"),
+        "{}",
+        stdout(&a)
+    );
 }
 
 #[test]
@@ -54,7 +75,12 @@ fn input_from_stdin() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"[1, 2.5, \"three\"]").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"[1, 2.5, \"three\"]")
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains(r#""result":[1,2.5,"three"]"#));
 }
@@ -66,10 +92,22 @@ fn bad_input_exits_2_or_is_a_bad_input_envelope() {
     std::fs::write(&bad_json, "{not json").unwrap();
     for (args, needle) in [
         (vec!["run", "missing.js"], "cannot read missing.js"),
-        (vec!["run", &fixture("return-input"), "--runtime", "wasm"], "runtime \"wasm\" is not available"),
-        (vec!["run", &fixture("return-input"), "--seed", "xyz"], "invalid seed"),
-        (vec!["run", &fixture("return-input"), "--input", "nope.json"], "cannot read nope.json"),
-        (vec!["run", &fixture("return-input"), "--fuel", "many"], "invalid value 'many'"),
+        (
+            vec!["run", &fixture("return-input"), "--runtime", "wasm"],
+            "runtime \"wasm\" is not available",
+        ),
+        (
+            vec!["run", &fixture("return-input"), "--seed", "xyz"],
+            "invalid seed",
+        ),
+        (
+            vec!["run", &fixture("return-input"), "--input", "nope.json"],
+            "cannot read nope.json",
+        ),
+        (
+            vec!["run", &fixture("return-input"), "--fuel", "many"],
+            "invalid value 'many'",
+        ),
     ] {
         let o = agency(dir.path(), &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
@@ -77,7 +115,19 @@ fn bad_input_exits_2_or_is_a_bad_input_envelope() {
         assert!(stdout(&o).is_empty());
     }
     // Input that is not JSON is the job's failure (an envelope agents agree on), not ours.
-    let o = agency(dir.path(), &["run", &fixture("return-input"), "--input", bad_json.to_str().unwrap()]);
+    let o = agency(
+        dir.path(),
+        &[
+            "run",
+            &fixture("return-input"),
+            "--input",
+            bad_json.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains(r#""kind":"bad-input""#), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(r#""kind":"bad-input""#),
+        "{}",
+        stdout(&o)
+    );
 }
