@@ -34,6 +34,8 @@ mod process;
 mod quickjs;
 mod rng;
 
+#[cfg(feature = "browser")]
+mod browser;
 #[cfg(feature = "test-utils")]
 pub mod fake;
 
@@ -43,6 +45,8 @@ use agency_primitives::{Envelope, Limits};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "browser")]
+pub use browser::{BrowserExecutor, DEFAULT_CHROMIUM};
 pub use process::{QuickJsExecutor, child_main};
 pub use quickjs::run_in_process;
 
@@ -126,7 +130,9 @@ pub enum RunnerError {
     #[error("job process died without a result ({status}){stderr}")]
     Crashed { status: String, stderr: String },
     /// The requested runtime is not available in this build.
-    #[error("runtime {0:?} is not available (supported: quickjs)")]
+    #[error(
+        "runtime {0:?} is not available in this build (supported: quickjs, and browser with the `browser` feature)"
+    )]
     UnknownRuntime(String),
 }
 

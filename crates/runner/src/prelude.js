@@ -10,8 +10,8 @@
   const StringOf = String;
   const ErrorClass = Error;
 
-  g.window = g;
-  g.self = g;
+    if (g.window !== g) g.window = g; // a browser's window is already the global (a getter)
+  if (g.self !== g) g.self = g;
   // No garbage-collector observability.
   delete g.WeakRef;
   delete g.FinalizationRegistry;

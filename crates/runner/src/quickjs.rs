@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::{JobRun, RunnerError, rng::Xoshiro256};
 
-const PRELUDE: &str = include_str!("prelude.js");
+pub(crate) const PRELUDE: &str = include_str!("prelude.js");
 
 /// Messages QuickJS gives its own limit errors. A string past the engine's maximum length
 /// (QuickJS concatenates with ropes, so doubling a string reaches it before the allocator
@@ -44,14 +44,44 @@ type JobIntrinsics = (
 
 /// What the job reported through the host functions.
 #[derive(Default)]
-struct State {
-    outcome: Option<Reported>,
-    logs: Vec<LogEntry>,
-    log_bytes: u64,
-    logs_overflowed: bool,
+pub(crate) struct State {
+    pub(crate) outcome: Option<Reported>,
+    pub(crate) logs: Vec<LogEntry>,
+    pub(crate) log_bytes: u64,
+    pub(crate) logs_overflowed: bool,
 }
 
-enum Reported {
+impl State {
+    /// Records a console call, or notes that the logs outgrew the output limit.
+    pub(crate) fn log(&mut self, level: String, message: String, output_limit: u64) {
+        self.log_bytes += (level.len() + message.len() + 32) as u64;
+        if self.log_bytes > output_limit {
+            self.logs_overflowed = true;
+        } else {
+            self.logs.push(LogEntry { level, message });
+        }
+    }
+
+    /// Records a failure reported by the prelude (`kind` as the prelude names it); the first
+    /// outcome wins.
+    pub(crate) fn fail(&mut self, kind: &str, json: String) {
+        let kind = match kind {
+            "no-entrypoint" => ErrorKind::NoEntrypoint,
+            "no-result" => ErrorKind::NoResult,
+            "bad-input" => ErrorKind::BadInput,
+            "syntax" => ErrorKind::Syntax,
+            _ => limit_kind(&json).unwrap_or(ErrorKind::Threw),
+        };
+        self.outcome.get_or_insert(Reported::Failed(kind, json));
+    }
+
+    /// Records a success (the prelude's `{result, details}` JSON); the first outcome wins.
+    pub(crate) fn succeed(&mut self, json: String) {
+        self.outcome.get_or_insert(Reported::Succeeded(json));
+    }
+}
+
+pub(crate) enum Reported {
     Succeeded(String),
     Failed(ErrorKind, String),
 }
@@ -283,43 +313,15 @@ fn host_object<'js>(
     host.set("libm2", libm2)?;
 
     let s = state.clone();
-    host.set(
-        "log",
-        Function::new(ctx.clone(), move |level: String, message: String| {
-            let mut st = s.borrow_mut();
-            st.log_bytes += (level.len() + message.len() + 32) as u64;
-            if st.log_bytes > output_limit {
-                st.logs_overflowed = true;
-            } else {
-                st.logs.push(LogEntry { level, message });
-            }
-        })?,
-    )?;
+    let log =
+        move |level: String, message: String| s.borrow_mut().log(level, message, output_limit);
+    host.set("log", Function::new(ctx.clone(), log)?)?;
     let s = state.clone();
-    host.set(
-        "succeed",
-        Function::new(ctx.clone(), move |json: String| {
-            s.borrow_mut()
-                .outcome
-                .get_or_insert(Reported::Succeeded(json));
-        })?,
-    )?;
+    let succeed = move |json: String| s.borrow_mut().succeed(json);
+    host.set("succeed", Function::new(ctx.clone(), succeed)?)?;
     let s = state.clone();
-    host.set(
-        "fail",
-        Function::new(ctx.clone(), move |kind: String, json: String| {
-            let kind = match kind.as_str() {
-                "no-entrypoint" => ErrorKind::NoEntrypoint,
-                "no-result" => ErrorKind::NoResult,
-                "bad-input" => ErrorKind::BadInput,
-                "syntax" => ErrorKind::Syntax,
-                _ => limit_kind(&json).unwrap_or(ErrorKind::Threw),
-            };
-            s.borrow_mut()
-                .outcome
-                .get_or_insert(Reported::Failed(kind, json));
-        })?,
-    )?;
+    let fail = move |kind: String, json: String| s.borrow_mut().fail(&kind, json);
+    host.set("fail", Function::new(ctx.clone(), fail)?)?;
     Ok(host)
 }
 
@@ -375,7 +377,7 @@ fn classify(ctx: &Ctx<'_>, e: JsError, meter: &Meter, state: &Rc<RefCell<State>>
 }
 
 /// Drops the prelude's own frames from a stack: they are the runner's, not the job's.
-fn job_frames(stack: &str) -> String {
+pub(crate) fn job_frames(stack: &str) -> String {
     stack
         .lines()
         .filter(|l| !l.contains("(prelude.js:"))
@@ -399,7 +401,7 @@ fn exception_info(v: &Value<'_>) -> (String, String) {
     (text.unwrap_or_else(|| format!("{v:?}")), String::new())
 }
 
-fn failure_from_json(kind: ErrorKind, json: &str, logs: Vec<LogEntry>) -> Envelope {
+pub(crate) fn failure_from_json(kind: ErrorKind, json: &str, logs: Vec<LogEntry>) -> Envelope {
     match serde_json::from_str::<ErrorInfo>(json) {
         Ok(info) => Envelope::failure(kind, info.message, job_frames(&info.stack), logs),
         Err(e) => Envelope::failure(kind, format!("unreadable error report: {e}"), "", logs),
@@ -407,7 +409,7 @@ fn failure_from_json(kind: ErrorKind, json: &str, logs: Vec<LogEntry>) -> Envelo
 }
 
 /// Builds the envelope from what the job reported, and enforces the output limit.
-fn assemble(state: State, job: &JobRun) -> Envelope {
+pub(crate) fn assemble(state: State, job: &JobRun) -> Envelope {
     let State {
         outcome,
         logs,

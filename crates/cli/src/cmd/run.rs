@@ -47,13 +47,18 @@ pub(crate) struct RunArgs {
     /// Run in this process instead of an isolated child process.
     #[arg(long, hide = true)]
     in_process: bool,
+    /// Chromium executable for the browser runtime.
+    #[arg(
+        long,
+        env = "AGENCY_CHROMIUM",
+        default_value = "/usr/bin/chromium",
+        value_name = "PATH"
+    )]
+    chromium: PathBuf,
 }
 
 /// Runs the job; returns whether it succeeded (exit 0) or failed as a job (exit 1).
 pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
-    if args.runtime != "quickjs" {
-        return Err(RunnerError::UnknownRuntime(args.runtime).into());
-    }
     let code = std::fs::read_to_string(&args.code)
         .with_context(|| format!("cannot read {}", args.code.display()))?;
     let input = match &args.input {
@@ -87,10 +92,12 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
         timestamp_ms,
         wall_clock: Duration::from_secs(args.wall_clock),
     };
-    let exec: Arc<dyn Executor> = if args.in_process {
-        Arc::new(QuickJsExecutor::in_process())
-    } else {
-        Arc::new(job_process()?)
+    let exec: Arc<dyn Executor> = match args.runtime.as_str() {
+        "quickjs" if args.in_process => Arc::new(QuickJsExecutor::in_process()),
+        "quickjs" => Arc::new(job_process()?),
+        #[cfg(feature = "browser")]
+        "browser" => Arc::new(agency_runner::BrowserExecutor::launch(&args.chromium).await?),
+        _ => return Err(RunnerError::UnknownRuntime(args.runtime).into()),
     };
     let envelope: Envelope = exec.run(job).await.context("running the job")?;
     out.raw_line(&String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"));

@@ -97,6 +97,21 @@ fn bad_input_exits_2_or_is_a_bad_input_envelope() {
             "runtime \"wasm\" is not available",
         ),
         (
+            vec![
+                "run",
+                &fixture("return-input"),
+                "--runtime",
+                "browser",
+                "--chromium",
+                "/nonexistent/chromium",
+            ],
+            if cfg!(feature = "browser") {
+                "not installed"
+            } else {
+                "runtime \"browser\" is not available"
+            },
+        ),
+        (
             vec!["run", &fixture("return-input"), "--seed", "xyz"],
             "invalid seed",
         ),
@@ -129,5 +144,27 @@ fn bad_input_exits_2_or_is_a_bad_input_envelope() {
         stdout(&o).contains(r#""kind":"bad-input""#),
         "{}",
         stdout(&o)
+    );
+}
+
+#[cfg(feature = "browser")]
+#[test]
+fn a_dom_job_through_the_browser_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("dom.js");
+    std::fs::write(
+        &job,
+        "window.jsJobRun = function (i, o, cb) { var d = document.createElement('p'); d.style.width = '64px'; \
+         document.body.appendChild(d); cb(null, d.getBoundingClientRect().width); };",
+    )
+    .unwrap();
+    let o = agency(
+        dir.path(),
+        &["run", job.to_str().unwrap(), "--runtime", "browser"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "{\"details\":null,\"logs\":[],\"ok\":true,\"result\":64}\n"
     );
 }

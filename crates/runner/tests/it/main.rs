@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
 
 mod adversarial;
+#[cfg(feature = "browser")]
+mod browser;
 mod determinism;
 mod fixtures;
 
