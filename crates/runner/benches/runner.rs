@@ -64,6 +64,8 @@ fn main() {
 
     let code =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cpu.js")).unwrap();
+    #[cfg(feature = "browser")]
+    browser(&rt, &job, &code);
     for name in ["fib", "primes"] {
         let mut heavy = JobRun::new(code.clone(), format!(r#"{{"job": "{name}"}}"#));
         heavy.limits.fuel = u64::MAX;
@@ -96,6 +98,44 @@ fn main() {
             ours.as_secs_f64() * 1e3,
             bare.as_secs_f64() * 1e3,
             ours.as_secs_f64() / bare.as_secs_f64()
+        );
+    }
+}
+
+/// The browser runtime on a warm Chromium: a trivial job, and the CPU-heavy scripts.
+#[cfg(feature = "browser")]
+fn browser(rt: &tokio::runtime::Runtime, trivial: &JobRun, code: &str) {
+    let started = Instant::now();
+    let b = rt
+        .block_on(agency_runner::BrowserExecutor::launch(
+            agency_runner::DEFAULT_CHROMIUM,
+        ))
+        .unwrap();
+    println!(
+        "browser launch (Chromium, fresh profile)      {:>10.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let per_job = per_iter(50, || {
+        rt.block_on(b.run(trivial.clone())).unwrap();
+    });
+    println!(
+        "trivial job, browser (context + page + run)   {:>10.3} ms",
+        per_job.as_secs_f64() * 1e3
+    );
+    for name in ["fib", "primes"] {
+        let mut heavy = JobRun::new(code, format!(r#"{{"job": "{name}"}}"#));
+        heavy.wall_clock = Duration::from_secs(600);
+        let best = (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                assert!(rt.block_on(b.run(heavy.clone())).unwrap().is_ok());
+                t.elapsed()
+            })
+            .min()
+            .unwrap();
+        println!(
+            "{name:<7} browser {:>9.1} ms (includes the trivial-job overhead above)",
+            best.as_secs_f64() * 1e3
         );
     }
 }
