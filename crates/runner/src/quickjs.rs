@@ -164,6 +164,13 @@ pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
     match stop {
         Ok(()) | Err(Stop::Reported) => {
             if state.outcome.is_none() {
+                // The cap can trip inside a promise handler, which only rejects a promise: it
+                // must still never become a result.
+                if meter.timed_out.load(Ordering::Relaxed) {
+                    return Err(RunnerError::WallClock {
+                        after: job.wall_clock,
+                    });
+                }
                 if meter.exhausted.load(Ordering::Relaxed) {
                     return Ok(fuel_envelope(&meter, state.logs));
                 }

@@ -167,6 +167,18 @@ async fn no_way_out_of_the_sandbox() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_wall_clock_cap_is_an_infrastructure_error() {
     for (exec_name, exec) in executors() {
+        // Also when the cap trips inside a promise handler, where QuickJS only rejects a promise.
+        let mut j = job(
+            "function f() { Promise.resolve().then(f); } window.jsJobRun = function () { f(); };",
+        );
+        j.limits.fuel = u64::MAX;
+        j.wall_clock = Duration::from_millis(700);
+        let err = exec.run(j).await.unwrap_err();
+        assert!(
+            matches!(err, RunnerError::WallClock { .. }),
+            "{exec_name}, in a promise: {err:?}"
+        );
+
         let mut j = job("window.jsJobRun = function () { for (;;) {} };");
         j.limits.fuel = u64::MAX;
         j.wall_clock = Duration::from_millis(700);
