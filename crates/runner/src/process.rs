@@ -4,6 +4,7 @@ use std::{
     io::{Read, Write},
     path::PathBuf,
     process::{ExitCode, Stdio},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -11,7 +12,7 @@ use agency_primitives::Envelope;
 use async_trait::async_trait;
 use rustix::process::{Resource, Rlimit, setrlimit};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
+use tokio::{io::AsyncWriteExt, process::Child};
 
 use crate::{Executor, JobRun, RunnerError, run_in_process};
 
@@ -24,11 +25,61 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 /// The QuickJS executor.
 ///
 /// By default each job runs in a child process (`program args…`, normally `agency __job`) that
-/// limits itself with rlimits before reading the job; [`QuickJsExecutor::in_process`] runs jobs
-/// on the blocking pool instead (for tests and benchmarks: no process isolation).
+/// reads the job, limits itself with rlimits and runs it; a few children are started ahead of
+/// time so that `fork`/`exec` overlaps other work (each still serves exactly one job).
+/// [`QuickJsExecutor::in_process`] runs jobs on the blocking pool instead (tests, benchmarks:
+/// no process isolation).
 #[derive(Debug, Clone)]
 pub struct QuickJsExecutor {
-    child: Option<(PathBuf, Vec<String>)>,
+    pool: Option<Arc<ChildPool>>,
+}
+
+/// Job processes started ahead of time, waiting for their job on stdin.
+#[derive(Debug)]
+struct ChildPool {
+    program: PathBuf,
+    args: Vec<String>,
+    warm: Mutex<Vec<Child>>,
+    size: usize,
+}
+
+impl ChildPool {
+    fn spawn(&self) -> std::io::Result<Child> {
+        tokio::process::Command::new(&self.program)
+            .args(&self.args)
+            .env_clear()
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+    }
+
+    /// Returns a started child (a waiting one if any) and starts replacements in the background.
+    fn take(self: &Arc<Self>) -> std::io::Result<(Child, bool)> {
+        let waiting = self.warm.lock().expect("pool lock").pop();
+        let pool = self.clone();
+        tokio::spawn(async move { pool.refill() });
+        match waiting {
+            Some(child) => Ok((child, true)),
+            None => Ok((self.spawn()?, false)),
+        }
+    }
+
+    fn refill(&self) {
+        loop {
+            if self.warm.lock().expect("pool lock").len() >= self.size {
+                return;
+            }
+            match self.spawn() {
+                Ok(child) => self.warm.lock().expect("pool lock").push(child),
+                // Starting fails the same way on the job's path, where it is reported.
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 /// What the child writes to stdout.
@@ -40,28 +91,37 @@ enum ChildReply {
 }
 
 impl QuickJsExecutor {
+    /// Job processes kept started ahead of time by [`QuickJsExecutor::in_child`].
+    pub const WARM_CHILDREN: usize = 2;
+
     /// Runs each job in a child process started as `program args…`, which must call
     /// [`child_main`].
     pub fn in_child(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+        let pool = ChildPool {
+            program: program.into(),
+            args,
+            warm: Mutex::new(Vec::new()),
+            size: Self::WARM_CHILDREN,
+        };
         Self {
-            child: Some((program.into(), args)),
+            pool: Some(Arc::new(pool)),
         }
     }
 
     /// Runs jobs in this process, on tokio's blocking pool.
     pub fn in_process() -> Self {
-        Self { child: None }
+        Self { pool: None }
     }
 }
 
 #[async_trait]
 impl Executor for QuickJsExecutor {
     async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError> {
-        match &self.child {
+        match &self.pool {
             None => tokio::task::spawn_blocking(move || run_in_process(&job))
                 .await
                 .map_err(|e| RunnerError::Engine(format!("the job thread failed: {e}")))?,
-            Some((program, args)) => run_child(program, args, job).await,
+            Some(pool) => run_child(pool, job).await,
         }
     }
 
@@ -70,31 +130,26 @@ impl Executor for QuickJsExecutor {
     }
 }
 
-async fn run_child(
-    program: &PathBuf,
-    args: &[String],
-    job: JobRun,
-) -> Result<Envelope, RunnerError> {
+async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, RunnerError> {
+    let program = &pool.program;
     let io = |what: &str, e: std::io::Error| {
         RunnerError::Process(format!("{what} {}: {e}", program.display()))
     };
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .env_clear()
-        .env("TZ", "UTC")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| io("starting", e))?;
+    let (mut child, waited) = pool.take().map_err(|e| io("starting", e))?;
     let request = serde_json::to_vec(&job).expect("a job serializes");
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    stdin
-        .write_all(&request)
-        .await
-        .map_err(|e| io("writing the job to", e))?;
+    if let Err(e) = stdin.write_all(&request).await {
+        if !waited {
+            return Err(io("writing the job to", e));
+        }
+        // A waiting child that died meanwhile: start a fresh one for this job.
+        child = pool.spawn().map_err(|e| io("starting", e))?;
+        stdin = child.stdin.take().expect("stdin is piped");
+        stdin
+            .write_all(&request)
+            .await
+            .map_err(|e| io("writing the job to", e))?;
+    }
     drop(stdin);
     let cap = job.wall_clock + KILL_GRACE;
     let out = match tokio::time::timeout(cap, child.wait_with_output()).await {
