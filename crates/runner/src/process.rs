@@ -108,6 +108,20 @@ impl QuickJsExecutor {
         }
     }
 
+    /// Sets how many job processes are kept started ahead of time (0 for one-shot use, such as
+    /// `agency run`, where a waiting child would only be killed at exit).
+    pub fn with_warm_children(self, n: usize) -> Self {
+        let pool = self.pool.map(|p| {
+            Arc::new(ChildPool {
+                program: p.program.clone(),
+                args: p.args.clone(),
+                warm: Mutex::new(Vec::new()),
+                size: n,
+            })
+        });
+        Self { pool }
+    }
+
     /// Runs jobs in this process, on tokio's blocking pool.
     pub fn in_process() -> Self {
         Self { pool: None }

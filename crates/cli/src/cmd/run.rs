@@ -94,7 +94,7 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
     };
     let exec: Arc<dyn Executor> = match args.runtime.as_str() {
         "quickjs" if args.in_process => Arc::new(QuickJsExecutor::in_process()),
-        "quickjs" => Arc::new(job_process()?),
+        "quickjs" => Arc::new(job_process()?.with_warm_children(0)),
         #[cfg(feature = "browser")]
         "browser" => Arc::new(agency_runner::BrowserExecutor::launch(&args.chromium).await?),
         _ => return Err(RunnerError::UnknownRuntime(args.runtime).into()),
