@@ -109,7 +109,8 @@ struct Meter {
 
 /// Why the event loop stopped early.
 enum Stop {
-    /// The job had already called back: its first outcome stands.
+    /// An outcome is already recorded (the job called back, or the script does not parse):
+    /// it stands.
     Reported,
     /// A deterministic end: the job's envelope.
     Envelope(Envelope),
@@ -207,12 +208,8 @@ fn drive(
         let syntax: Option<String> =
             call(&host, "syntaxError", (job.code.as_str(),)).map_err(fail)?;
         if let Some(info) = syntax {
-            let logs = std::mem::take(&mut state.borrow_mut().logs);
-            return Err(Stop::Envelope(failure_from_json(
-                ErrorKind::Syntax,
-                &info,
-                logs,
-            )));
+            state.borrow_mut().fail("syntax", info);
+            return Err(Stop::Reported);
         }
         let loaded: Result<Value<'_>, _> =
             ctx.eval_with_options(job.code.as_str(), script_options("job.js"));

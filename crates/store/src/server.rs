@@ -208,13 +208,15 @@ async fn block_get(State(st): State<Arc<AppState>>, params: Params) -> Result<Re
 
 async fn block_stat(State(st): State<Arc<AppState>>, params: Params) -> Result<Response, ApiError> {
     let cid = arg_cid(&params)?;
-    if !st.store.has(&cid).await? {
-        return Err(ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("block was not found locally (offline): ipld: could not find {cid}"),
-        ));
-    }
-    let block = st.store.get(&cid).await?;
+    let block = match st.store.get(&cid).await {
+        Err(e) if e.is_not_found() => {
+            return Err(ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("block was not found locally (offline): ipld: could not find {cid}"),
+            ));
+        }
+        other => other?,
+    };
     Ok(Json(json!({"Key": cid.to_string(), "Size": block.data().len()})).into_response())
 }
 

@@ -190,7 +190,7 @@ impl FileBuilder {
     }
 }
 
-fn dag_pb(opts: &ImportOptions, data: Vec<u8>) -> Block {
+fn dag_pb(opts: &ImportOptions, data: impl Into<Bytes>) -> Block {
     if opts.cid_version == 0 {
         Block::new_v0(data)
     } else {
@@ -201,9 +201,18 @@ fn dag_pb(opts: &ImportOptions, data: Vec<u8>) -> Block {
 /// Makes the leaf block of one chunk: a raw block, or a dag-pb UnixFS file node.
 pub fn make_leaf(opts: &ImportOptions, chunk: Bytes) -> Block {
     if opts.raw_leaves {
-        Block::new(CODEC_RAW, chunk)
+        leaf_block(opts, chunk)
     } else {
-        dag_pb(opts, pb::encode_file_leaf(&chunk))
+        leaf_block(opts, pb::encode_file_leaf(&chunk))
+    }
+}
+
+/// Names a leaf's bytes: the chunk itself with raw leaves, else its framed dag-pb node.
+fn leaf_block(opts: &ImportOptions, bytes: impl Into<Bytes>) -> Block {
+    if opts.raw_leaves {
+        Block::new(CODEC_RAW, bytes)
+    } else {
+        dag_pb(opts, bytes)
     }
 }
 
@@ -398,12 +407,7 @@ fn read_leaves(
                 _ => StoreError::io("reading", path, e),
             })?;
         buf.extend_from_slice(&suffix);
-        let leaf = if opts.raw_leaves {
-            Block::new(CODEC_RAW, buf)
-        } else {
-            dag_pb(opts, buf)
-        };
-        leaves.push((len as u64, leaf));
+        leaves.push((len as u64, leaf_block(opts, buf)));
         pos += len as u64;
     }
     Ok(leaves)
