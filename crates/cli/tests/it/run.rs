@@ -123,6 +123,15 @@ fn bad_input_exits_2_or_is_a_bad_input_envelope() {
             vec!["run", &fixture("return-input"), "--fuel", "many"],
             "invalid value 'many'",
         ),
+        (
+            vec![
+                "run",
+                &fixture("return-input"),
+                "--timestamp",
+                "9223372036854775807",
+            ],
+            "--timestamp 9223372036854775807 is out of range",
+        ),
     ] {
         let o = agency(dir.path(), &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");
