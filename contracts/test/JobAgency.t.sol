@@ -1,0 +1,863 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.37;
+
+import {JobAgency} from "../src/JobAgency.sol";
+import {Fixture} from "./Fixture.sol";
+
+/// One test per transition and per revert of docs/protocol.md §2.
+contract PostTest is Fixture {
+    function test_post_escrowsRewardAndOpensJobs() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(5, 1, 1);
+        uint256 before = address(agency).balance;
+        vm.recordLogs();
+        bytes32 batch = post(t, specs);
+        assertEq(address(agency).balance - before, uint256(REWARD) * 5, "escrow");
+        assertEq(batch, agency.batchIdOf(t), "batch id");
+        assertEq(uint256(batch) & 0xffffffff, 0, "low bits clear");
+        for (uint256 i; i < 5; ++i) {
+            JobAgency.JobView memory v = agency.jobOf(t, i);
+            assertEq(uint256(v.status), uint256(JobAgency.Status.Open), "open");
+            assertEq(v.id, bytes32(uint256(batch) | i), "job id");
+        }
+        vm.expectRevert(err(JobAgency.UnknownJob.selector, bytes32(uint256(batch) | 5)));
+        agency.jobOf(t, 5);
+        assertEq(vm.getRecordedLogs()[0].topics[0], JobAgency.JobsPosted.selector, "event");
+    }
+
+    function test_post_replicatedBatch() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(3, 5, 3);
+        post(t, specs);
+        for (uint256 i; i < 3; ++i) {
+            assertEq(uint256(statusOf(t, i)), uint256(JobAgency.Status.Open), "open");
+            assertEq(agency.jobOf(t, i).slots.length, 5, "slots");
+        }
+    }
+
+    function test_post_revertsNotRequester() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        vm.deal(agents[0], 1 ether);
+        vm.prank(agents[0]);
+        vm.expectRevert(JobAgency.NotRequester.selector);
+        agency.post{value: REWARD}(t, specs);
+    }
+
+    function expectPostRevert(JobAgency.Terms memory t, bytes32[] memory specs, uint256 value, bytes memory e)
+        internal
+    {
+        vm.prank(t.requester);
+        vm.expectRevert(e);
+        agency.post{value: value}(t, specs);
+    }
+
+    function test_post_revertsBadBatch() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
+        bytes memory e = abi.encodeWithSelector(JobAgency.BadBatch.selector);
+        bytes32[] memory one = new bytes32[](1);
+        one[0] = specs[0];
+        expectPostRevert(t, one, 2 * REWARD, e); // length mismatch
+        t.specs = keccak256("other");
+        expectPostRevert(t, specs, 2 * REWARD, e); // specs hash mismatch
+        (t, specs) = termsOf(0, 1, 1);
+        expectPostRevert(t, specs, 0, e); // empty
+        (t, specs) = termsOf(1025, 1, 1);
+        expectPostRevert(t, specs, 1025 * uint256(REWARD), e); // above MAX_BATCH
+    }
+
+    function test_post_revertsBadSpec() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(3, 1, 1);
+        specs[2] = 0;
+        t.specs = keccak256(abi.encodePacked(specs));
+        expectPostRevert(t, specs, 3 * REWARD, abi.encodeWithSelector(JobAgency.BadSpec.selector, 2));
+    }
+
+    function test_post_revertsZeroReward() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        t.reward = 0;
+        expectPostRevert(t, specs, 0, abi.encodeWithSelector(JobAgency.ZeroReward.selector));
+    }
+
+    function test_post_revertsBadReplicas() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 0, 1);
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadReplicas.selector, 0));
+        t.replicas = 16;
+        t.quorum = 9;
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadReplicas.selector, 16));
+    }
+
+    function test_post_revertsBadQuorum() public {
+        uint8[2][5] memory bad = [[1, 2], [1, 0], [3, 1], [3, 4], [4, 2]];
+        for (uint256 i; i < bad.length; ++i) {
+            (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, bad[i][0], bad[i][1]);
+            expectPostRevert(
+                t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadQuorum.selector, bad[i][1], bad[i][0])
+            );
+        }
+        // The boundaries that pass: a strict majority up to r.
+        postOne(4, 3);
+        postOne(4, 4);
+        postOne(15, 8);
+    }
+
+    function test_post_revertsBadDeadline() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        uint40[3] memory bad =
+            [uint40(block.timestamp), uint40(block.timestamp - 1), uint40(block.timestamp + 90 days + 1)];
+        for (uint256 i; i < bad.length; ++i) {
+            t.deadline = bad[i];
+            expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadDeadline.selector, bad[i]));
+        }
+        t.deadline = uint40(block.timestamp + 90 days);
+        post(t, specs);
+    }
+
+    function test_post_revertsBadWindow() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 3, 2);
+        bytes memory e = abi.encodeWithSelector(JobAgency.BadWindow.selector);
+        t.deliveryWindow = 59;
+        expectPostRevert(t, specs, REWARD, e);
+        t.deliveryWindow = 90 days + 1;
+        expectPostRevert(t, specs, REWARD, e);
+        t.deliveryWindow = DELIVERY;
+        t.revealWindow = 59;
+        expectPostRevert(t, specs, REWARD, e);
+        t.revealWindow = 90 days + 1;
+        expectPostRevert(t, specs, REWARD, e);
+        // r = 1 has no reveals: its reveal window is not checked.
+        (t, specs) = termsOf(1, 1, 1);
+        t.revealWindow = 0;
+        post(t, specs);
+    }
+
+    function test_post_revertsWrongValue() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
+        expectPostRevert(
+            t, specs, REWARD, abi.encodeWithSelector(JobAgency.WrongValue.selector, 2 * REWARD, REWARD)
+        );
+        expectPostRevert(
+            t, specs, 3 * REWARD, abi.encodeWithSelector(JobAgency.WrongValue.selector, 2 * REWARD, 3 * REWARD)
+        );
+    }
+
+    function test_post_revertsBatchExists() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        bytes32 batch = post(t, specs);
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BatchExists.selector, batch));
+    }
+
+    function test_anyCall_revertsUnknownJob() public {
+        (JobAgency.Terms memory t,) = termsOf(1, 3, 2); // never posted
+        bytes32 id = jobId(t, 0);
+        bytes memory e = err(JobAgency.UnknownJob.selector, id);
+        vm.startPrank(agents[0]);
+        vm.expectRevert(e);
+        agency.claim(t, 0);
+        vm.expectRevert(e);
+        agency.commit(t, 0, 0, bytes32(0));
+        vm.expectRevert(e);
+        agency.reveal(t, 0, 0, bytes32(0), bytes32(0));
+        vm.expectRevert(e);
+        agency.finalize(t, 0);
+        vm.expectRevert(e);
+        agency.evict(t, 0, 0);
+        vm.expectRevert(e);
+        agency.expire(t, 0);
+        vm.expectRevert(e);
+        agency.release(t, 0, 0);
+        vm.expectRevert(e);
+        agency.claimAndCommit(t, 0, bytes32(0));
+        vm.expectRevert(e);
+        agency.jobOf(t, 0);
+        vm.stopPrank();
+        vm.prank(requester);
+        vm.expectRevert(e);
+        agency.cancel(t, 0);
+        uint256[] memory idx = new uint256[](1);
+        vm.expectRevert(e);
+        agency.settle(t, idx);
+
+        // A posted batch, but an index past its count.
+        JobAgency.Terms memory p = postOne(1, 1);
+        e = err(JobAgency.UnknownJob.selector, jobId(p, 1));
+        vm.startPrank(agents[0]);
+        vm.expectRevert(e);
+        agency.claim(p, 1);
+        vm.expectRevert(e);
+        agency.submit(p, 1, 0, bytes32(uint256(1)));
+        vm.expectRevert(e);
+        agency.claimAndSubmit(p, 1, bytes32(uint256(1)));
+        vm.stopPrank();
+    }
+}
+
+contract CancelTest is Fixture {
+    function test_cancel_refundsRequester() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        vm.prank(requester);
+        agency.cancel(t, 0);
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Cancelled), "cancelled");
+        assertEq(balanceOf(requester), REWARD, "refund credited");
+        vm.prank(requester);
+        agency.withdraw(REWARD);
+        assertEq(balanceOf(requester), 0, "withdrawn");
+    }
+
+    function test_cancel_afterEvictionLeavesNoHolder() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        claimAs(agents[0], t, 0);
+        vm.warp(block.timestamp + DELIVERY + 1);
+        agency.evict(t, 0, 0);
+        vm.prank(requester);
+        agency.cancel(t, 0);
+        assertEq(balanceOf(requester), REWARD + COLLATERAL, "refund and slash");
+    }
+
+    function test_cancel_reverts() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        vm.prank(agents[0]);
+        vm.expectRevert(JobAgency.NotRequester.selector);
+        agency.cancel(t, 0);
+
+        claimAs(agents[0], t, 0);
+        vm.prank(requester);
+        vm.expectRevert(err(JobAgency.JobClaimed.selector, jobId(t, 0)));
+        agency.cancel(t, 0);
+
+        JobAgency.Terms memory r3 = postOne(3, 2);
+        claimAs(agents[0], r3, 0);
+        vm.prank(requester);
+        vm.expectRevert(err(JobAgency.JobClaimed.selector, jobId(r3, 0)));
+        agency.cancel(r3, 0);
+
+        JobAgency.Terms memory once = postOne(1, 1);
+        vm.startPrank(requester);
+        agency.cancel(once, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(once, 0), JobAgency.Status.Cancelled)
+        );
+        agency.cancel(once, 0);
+        vm.stopPrank();
+    }
+}
+
+contract BalanceTest is Fixture {
+    function test_depositAndWithdraw() public {
+        address a = agents[0];
+        vm.prank(a);
+        (bool ok,) = address(agency).call{value: 1 ether}("");
+        assertTrue(ok, "plain transfer deposits");
+        assertEq(balanceOf(a), STAKE + 1 ether, "balance");
+        uint256 before = a.balance;
+        vm.prank(a);
+        agency.withdraw(0.5 ether);
+        assertEq(a.balance - before, 0.5 ether, "sent");
+        address to = address(0xB0B);
+        vm.prank(a);
+        agency.withdrawTo(payable(to), 0.25 ether);
+        assertEq(to.balance, 0.25 ether, "sent elsewhere");
+        assertEq(balanceOf(a), STAKE + 0.25 ether, "left");
+    }
+
+    function test_balance_reverts() public {
+        address a = agents[0];
+        vm.startPrank(a);
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.InsufficientBalance.selector, STAKE + 1, STAKE));
+        agency.withdraw(STAKE + 1);
+        vm.expectRevert(JobAgency.ZeroAmount.selector);
+        agency.withdraw(0);
+        vm.expectRevert(JobAgency.ZeroAmount.selector);
+        agency.deposit{value: 0}();
+        vm.stopPrank();
+        assertEq(balanceOf(a), STAKE, "untouched");
+    }
+
+    function test_withdraw_cannotTakeLockedCollateral() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        address a = agents[0];
+        claimAs(a, t, 0);
+        vm.prank(a);
+        vm.expectRevert(
+            abi.encodeWithSelector(JobAgency.InsufficientBalance.selector, STAKE, STAKE - COLLATERAL)
+        );
+        agency.withdraw(STAKE);
+    }
+}
+
+contract ClaimTest is Fixture {
+    function test_claim_locksCollateral() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        vm.expectEmit(true, true, false, true, address(agency));
+        emit JobAgency.Claimed(jobId(t, 0), agents[0], 0, block.timestamp + DELIVERY);
+        uint256 slot = claimAs(agents[0], t, 0);
+        assertEq(slot, 0, "first slot");
+        assertEq(claimAs(agents[1], t, 0), 1, "second slot");
+        assertEq(balanceOf(agents[0]), STAKE - COLLATERAL, "locked");
+        JobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(v.held, 2, "held");
+        assertEq(v.slots[1].agent, agents[1], "holder");
+        assertEq(uint256(v.slots[1].phase), uint256(JobAgency.Phase.Claimed), "phase");
+        assertEq(v.slots[1].deadline, block.timestamp + DELIVERY, "slot deadline");
+        (, uint256 number,,,) = agency.accountOf(agents[1]);
+        assertEq(agency.agentAt(number), agents[1], "agent number");
+    }
+
+    function test_claim_slotDeadlineCappedByJobDeadline() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        vm.warp(t.deadline - 30);
+        claimAs(agents[0], t, 0);
+        assertEq(agency.jobOf(t, 0).slots[0].deadline, t.deadline, "capped");
+    }
+
+    function test_claim_reverts() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        claimAs(agents[0], t, 0);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.AlreadyClaimed.selector, id, 0));
+        agency.claim(t, 0);
+
+        claimAs(agents[1], t, 0);
+        claimAs(agents[2], t, 0);
+        vm.prank(agents[3]);
+        vm.expectRevert(err(JobAgency.NoFreeSlot.selector, id));
+        agency.claim(t, 0);
+
+        JobAgency.Terms memory late = postOne(1, 1);
+        vm.warp(late.deadline + 1);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.ClaimsClosed.selector, jobId(late, 0)));
+        agency.claim(late, 0);
+    }
+
+    function test_claim_revertsInsufficientStake() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        address poor = address(0x9009);
+        vm.deal(poor, 1 ether);
+        vm.startPrank(poor);
+        agency.deposit{value: COLLATERAL - 1}();
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.InsufficientStake.selector, COLLATERAL, COLLATERAL - 1));
+        agency.claim(t, 0);
+        agency.deposit{value: 1}();
+        agency.claim(t, 0);
+        vm.stopPrank();
+        assertEq(balanceOf(poor), 0, "all locked");
+    }
+
+    function test_claim_revertsOnEndedOrRevealingJob() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        vm.prank(agents[0]);
+        agency.claimAndSubmit(t, 0, keccak256("r"));
+        vm.prank(agents[1]);
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(t, 0), JobAgency.Status.Accepted));
+        agency.claim(t, 0);
+
+        JobAgency.Terms memory r2 = postOne(2, 2);
+        bytes32 res = keccak256("r");
+        for (uint256 i; i < 2; ++i) {
+            commitAs(agents[i], r2, 0, claimAs(agents[i], r2, 0), res);
+        }
+        vm.prank(agents[2]);
+        vm.expectRevert(err(JobAgency.CommitsClosed.selector, jobId(r2, 0)));
+        agency.claim(r2, 0);
+    }
+
+    function test_claim_minimumReputation() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        t.minReputation = 1;
+        post(t, specs);
+        vm.prank(agents[0]);
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.ReputationTooLow.selector, int256(0), 1));
+        agency.claim(t, 0);
+        // One accepted job gives a score of 1.
+        JobAgency.Terms memory easy = postOne(1, 1);
+        vm.prank(agents[0]);
+        agency.claimAndSubmit(easy, 0, keccak256("r"));
+        claimAs(agents[0], t, 0);
+    }
+
+    function test_claimMany_oneSlotEach() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(6, 1, 1);
+        post(t, specs);
+        uint256[] memory idx = new uint256[](6);
+        for (uint256 i; i < 6; ++i) {
+            idx[i] = i;
+        }
+        vm.prank(agents[0]);
+        agency.claimMany(t, idx);
+        assertEq(balanceOf(agents[0]), STAKE - 6 * uint256(COLLATERAL), "six locked");
+        bytes32[] memory rs = specsOf(6, 99);
+        vm.prank(agents[0]);
+        agency.submitMany(t, idx, rs);
+        assertEq(balanceOf(agents[0]), STAKE + 6 * uint256(REWARD), "six paid");
+        (uint256 accepted,,) = counters(agents[0]);
+        assertEq(accepted, 6, "six accepted");
+        for (uint256 i; i < 6; ++i) {
+            assertEq(uint256(statusOf(t, i)), uint256(JobAgency.Status.Accepted), "accepted");
+        }
+        vm.prank(agents[0]);
+        vm.expectRevert(JobAgency.LengthMismatch.selector);
+        agency.submitMany(t, idx, new bytes32[](5));
+    }
+}
+
+contract ReleaseEvictTest is Fixture {
+    function test_release_returnsCollateralCountsMiss() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        uint256 slot = claimAs(agents[0], t, 0);
+        vm.prank(agents[0]);
+        agency.release(t, 0, slot);
+        assertEq(balanceOf(agents[0]), STAKE, "collateral back");
+        (,, uint256 missed) = counters(agents[0]);
+        assertEq(missed, 1, "miss");
+        assertEq(agency.jobOf(t, 0).held, 0, "slot free");
+        assertEq(claimAs(agents[1], t, 0), 0, "reopened");
+    }
+
+    function test_release_reverts() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        claimAs(agents[0], t, 0);
+        vm.prank(agents[1]);
+        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, jobId(t, 0), 0));
+        agency.release(t, 0, 0);
+        vm.warp(block.timestamp + DELIVERY + 1);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.SlotLapsed.selector, jobId(t, 0), 0));
+        agency.release(t, 0, 0);
+    }
+
+    function test_evict_slashesToRequesterAndReopens() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        claimAs(agents[0], t, 0);
+        uint256 slot = claimAs(agents[1], t, 0);
+        vm.warp(block.timestamp + DELIVERY + 1);
+        vm.expectEmit(true, true, false, true, address(agency));
+        emit JobAgency.Slashed(jobId(t, 0), agents[1], COLLATERAL, 0);
+        agency.evict(t, 0, slot);
+        assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "slashed");
+        assertEq(balanceOf(requester), COLLATERAL, "to requester");
+        (,, uint256 missed) = counters(agents[1]);
+        assertEq(missed, 1, "miss");
+        assertEq(claimAs(agents[2], t, 0), slot, "slot reopened");
+    }
+
+    function test_evict_reverts() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        uint256 slot = claimAs(agents[0], t, 0);
+        vm.expectRevert(err(JobAgency.TooEarly.selector, id, block.timestamp + DELIVERY));
+        agency.evict(t, 0, slot);
+        vm.expectRevert(err(JobAgency.NotEvictable.selector, id, 1));
+        agency.evict(t, 0, 1); // empty
+        vm.expectRevert(err(JobAgency.NotEvictable.selector, id, 3));
+        agency.evict(t, 0, 3); // out of range
+        commitAs(agents[0], t, 0, slot, keccak256("r"));
+        vm.warp(block.timestamp + DELIVERY + 1);
+        vm.expectRevert(err(JobAgency.NotEvictable.selector, id, slot));
+        agency.evict(t, 0, slot); // delivered
+
+        JobAgency.Terms memory done = postOne(1, 1);
+        vm.prank(agents[0]);
+        agency.claimAndSubmit(done, 0, keccak256("r"));
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(done, 0), JobAgency.Status.Accepted));
+        agency.evict(done, 0, 0);
+    }
+}
+
+contract SubmitTest is Fixture {
+    function test_submit_paysAgent() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        claimAs(agents[0], t, 0);
+        bytes32 result = keccak256("envelope");
+        vm.expectEmit(true, false, false, true, address(agency));
+        emit JobAgency.Accepted(jobId(t, 0), result, 1);
+        vm.prank(agents[0]);
+        agency.submit(t, 0, 0, result);
+        assertEq(balanceOf(agents[0]), STAKE + REWARD, "reward and collateral");
+        (uint256 accepted,,) = counters(agents[0]);
+        assertEq(accepted, 1, "accepted");
+        JobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(JobAgency.Status.Accepted), "status");
+        assertEq(v.slots[0].agent, agents[0], "winner kept");
+    }
+
+    function test_submit_reverts() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        bytes32 id = jobId(t, 0);
+        bytes32 res = keccak256("r");
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 0));
+        agency.submit(t, 0, 0, res); // nobody claimed
+        claimAs(agents[0], t, 0);
+        vm.prank(agents[1]);
+        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 0));
+        agency.submit(t, 0, 0, res);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 1));
+        agency.submit(t, 0, 1, res);
+        vm.warp(block.timestamp + DELIVERY + 1);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.SlotLapsed.selector, id, 0));
+        agency.submit(t, 0, 0, res);
+
+        JobAgency.Terms memory r3 = postOne(3, 2);
+        claimAs(agents[0], r3, 0);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(r3, 0)));
+        agency.submit(r3, 0, 0, res);
+
+        JobAgency.Terms memory twice = postOne(1, 1);
+        vm.startPrank(agents[0]);
+        agency.claimAndSubmit(twice, 0, res);
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(twice, 0), JobAgency.Status.Accepted));
+        agency.submit(twice, 0, 0, res);
+        vm.stopPrank();
+    }
+}
+
+contract CommitRevealTest is Fixture {
+    bytes32 internal constant GOOD = keccak256("good");
+    bytes32 internal constant BAD = keccak256("bad");
+
+    function test_commit_lastCommitOpensReveals() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        for (uint256 i; i < 2; ++i) {
+            commitAs(agents[i], t, 0, claimAs(agents[i], t, 0), GOOD);
+        }
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Open), "still open");
+        uint256 slot = claimAs(agents[2], t, 0);
+        vm.warp(block.timestamp + 7);
+        vm.expectEmit(true, false, false, true, address(agency));
+        emit JobAgency.RevealsOpened(id, block.timestamp + REVEAL);
+        commitAs(agents[2], t, 0, slot, GOOD);
+        JobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(JobAgency.Status.Revealing), "revealing");
+        assertEq(v.revealEnd, block.timestamp + REVEAL, "reveal end");
+        assertEq(v.committed, 3, "commits");
+    }
+
+    function test_commit_reverts() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        uint256 slot = claimAs(agents[0], t, 0);
+        vm.prank(agents[1]);
+        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, slot));
+        agency.commit(t, 0, slot, GOOD);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 3));
+        agency.commit(t, 0, 3, GOOD);
+        vm.warp(block.timestamp + DELIVERY + 1);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.SlotLapsed.selector, id, slot));
+        agency.commit(t, 0, slot, GOOD);
+
+        // Commits close at the deadline ...
+        JobAgency.Terms memory late = postOne(3, 2);
+        slot = claimAs(agents[0], late, 0);
+        vm.warp(late.deadline + 1);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.CommitsClosed.selector, jobId(late, 0)));
+        agency.commit(late, 0, slot, GOOD);
+
+        // ... and when all r are in.
+        JobAgency.Terms memory full = postOne(2, 2);
+        commitAs(agents[0], full, 0, claimAs(agents[0], full, 0), GOOD);
+        commitAs(agents[1], full, 0, claimAs(agents[1], full, 0), GOOD);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.CommitsClosed.selector, jobId(full, 0)));
+        agency.commit(full, 0, 0, GOOD);
+
+        JobAgency.Terms memory one = postOne(1, 1);
+        claimAs(agents[0], one, 0);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(one, 0)));
+        agency.commit(one, 0, 0, GOOD);
+    }
+
+    function test_reveal_allAgreeFinalizesOnLastReveal() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        claimAndCommitAll(t, 0, results3(GOOD, GOOD, GOOD));
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, 1, GOOD);
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Revealing), "waiting");
+        vm.expectEmit(true, false, false, true, address(agency));
+        emit JobAgency.Accepted(jobId(t, 0), GOOD, 3);
+        revealAs(agents[2], t, 0, 2, GOOD);
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        uint256 share = REWARD / 3;
+        assertEq(balanceOf(agents[0]), STAKE + share + (REWARD - 3 * share), "first winner takes the dust");
+        assertEq(balanceOf(agents[1]), STAKE + share, "share");
+        assertEq(balanceOf(agents[2]), STAKE + share, "share");
+        assertEq(address(agency).balance, 6 * STAKE + REWARD, "all accounted");
+    }
+
+    function test_reveal_liarSlashedToWinners() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        claimAndCommitAll(t, 0, results3(GOOD, BAD, GOOD));
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, 1, BAD);
+        revealAs(agents[2], t, 0, 2, GOOD);
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
+        assertEq(balanceOf(agents[0]), STAKE + share, "winner");
+        assertEq(balanceOf(agents[2]), STAKE + share, "winner");
+        assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "liar slashed");
+        (, uint256 rejected,) = counters(agents[1]);
+        assertEq(rejected, 1, "rejected");
+    }
+
+    function test_reveal_noConsensusRefundsRequester() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        claimAndCommitAll(t, 0, results3(GOOD, BAD, keccak256("other")));
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, 1, BAD);
+        vm.expectEmit(true, false, false, false, address(agency));
+        emit JobAgency.NoConsensus(jobId(t, 0));
+        revealAs(agents[2], t, 0, 2, keccak256("other"));
+        assertEq(balanceOf(requester), REWARD, "refund");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(balanceOf(agents[i]), STAKE, "revealers spared");
+        }
+    }
+
+    function test_reveal_reverts() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        uint256 s0 = claimAs(agents[0], t, 0);
+        commitAs(agents[0], t, 0, s0, GOOD);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.RevealsNotOpen.selector, id));
+        agency.reveal(t, 0, s0, GOOD, saltOf(agents[0], 0));
+        uint256 s1 = claimAs(agents[1], t, 0);
+        uint256 s2 = claimAs(agents[2], t, 0);
+        commitAs(agents[2], t, 0, s2, GOOD);
+        // agents[1] never commits; the deadline opens reveals with 2 commits >= quorum.
+        vm.warp(t.deadline + 1);
+        vm.prank(agents[1]);
+        vm.expectRevert(err(JobAgency.NotCommitted.selector, id, s1));
+        agency.reveal(t, 0, s1, GOOD, bytes32(0)); // reveal without a commit
+        vm.prank(agents[3]);
+        vm.expectRevert(err(JobAgency.NotCommitted.selector, id, s0));
+        agency.reveal(t, 0, s0, GOOD, saltOf(agents[0], 0)); // someone else's slot
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.BadReveal.selector, id, s0));
+        agency.reveal(t, 0, s0, GOOD, keccak256("wrong salt"));
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.BadReveal.selector, id, s0));
+        agency.reveal(t, 0, s0, BAD, saltOf(agents[0], 0)); // another result
+        revealAs(agents[0], t, 0, s0, GOOD);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(JobAgency.AlreadyRevealed.selector, id, s0));
+        agency.reveal(t, 0, s0, GOOD, saltOf(agents[0], 0));
+        vm.warp(uint256(t.deadline) + REVEAL + 1);
+        vm.prank(agents[2]);
+        vm.expectRevert(err(JobAgency.RevealClosed.selector, id, uint256(t.deadline) + REVEAL));
+        agency.reveal(t, 0, s2, GOOD, saltOf(agents[2], 0));
+
+        JobAgency.Terms memory one = postOne(1, 1);
+        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(one, 0)));
+        agency.reveal(one, 0, 0, GOOD, bytes32(0));
+    }
+
+    function test_reveal_copiedCommitmentNeverReveals() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        uint256 s0 = claimAs(agents[0], t, 0);
+        bytes32 honest = agency.commitmentOf(id, agents[0], GOOD, saltOf(agents[0], 0));
+        vm.prank(agents[0]);
+        agency.commit(t, 0, s0, honest);
+        uint256 s1 = claimAs(agents[1], t, 0);
+        vm.prank(agents[1]);
+        agency.commit(t, 0, s1, honest); // copied from the chain
+        commitAs(agents[2], t, 0, claimAs(agents[2], t, 0), GOOD);
+        revealAs(agents[0], t, 0, s0, GOOD); // the salt is now public too
+        vm.prank(agents[1]);
+        vm.expectRevert(err(JobAgency.BadReveal.selector, id, s1));
+        agency.reveal(t, 0, s1, GOOD, saltOf(agents[0], 0));
+        revealAs(agents[2], t, 0, 2, GOOD);
+        vm.warp(block.timestamp + REVEAL + 1);
+        agency.finalize(t, 0);
+        assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "copier slashed");
+        (,, uint256 missed) = counters(agents[1]);
+        assertEq(missed, 1, "missed");
+    }
+
+    function test_finalize_afterRevealWindowSlashesSilentAgent() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        claimAndCommitAll(t, 0, results3(GOOD, GOOD, GOOD));
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, 1, GOOD);
+        uint256 end = agency.jobOf(t, 0).revealEnd;
+        vm.expectRevert(err(JobAgency.TooEarly.selector, jobId(t, 0), end));
+        agency.finalize(t, 0);
+        vm.warp(end + 1);
+        agency.finalize(t, 0);
+        uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
+        assertEq(balanceOf(agents[0]), STAKE + share, "winner");
+        assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "silent slashed");
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(t, 0), JobAgency.Status.Accepted));
+        agency.finalize(t, 0); // a second finalize
+    }
+
+    function test_finalize_deadlineOpenedRevealsSlashNonCommitter() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), GOOD);
+        commitAs(agents[1], t, 0, claimAs(agents[1], t, 0), GOOD);
+        claimAs(agents[2], t, 0); // never commits
+        vm.expectRevert(err(JobAgency.RevealsNotOpen.selector, jobId(t, 0)));
+        agency.finalize(t, 0);
+        vm.warp(t.deadline + 1);
+        JobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(JobAgency.Status.Revealing), "lazily revealing");
+        assertEq(v.revealEnd, uint256(t.deadline) + REVEAL, "reveal end");
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, 1, GOOD); // every committer revealed: finalizes now
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "non-committer slashed");
+        uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
+        assertEq(balanceOf(agents[1]), STAKE + share, "winner");
+    }
+
+    function test_finalize_nobodyRevealsIsNoConsensus() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        claimAndCommitAll(t, 0, results3(GOOD, GOOD, GOOD));
+        vm.warp(block.timestamp + REVEAL + 1);
+        agency.finalize(t, 0);
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.NoConsensus), "no consensus");
+        assertEq(balanceOf(requester), REWARD + 3 * uint256(COLLATERAL), "refund and slashes");
+        JobAgency.Terms memory one = postOne(1, 1);
+        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(one, 0)));
+        agency.finalize(one, 0);
+    }
+
+    function test_claimAndCommit_fused() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        for (uint256 i; i < 3; ++i) {
+            bytes32 c = agency.commitmentOf(id, agents[i], GOOD, saltOf(agents[i], 0));
+            vm.prank(agents[i]);
+            uint256 slot = agency.claimAndCommit(t, 0, c);
+            assertEq(slot, i, "slot");
+        }
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Revealing), "revealing");
+        for (uint256 i; i < 3; ++i) {
+            revealAs(agents[i], t, 0, i, GOOD);
+        }
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+    }
+}
+
+contract ExpireSettleTest is Fixture {
+    function test_expire_unclaimedRefunds() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        vm.expectRevert(err(JobAgency.TooEarly.selector, jobId(t, 0), t.deadline));
+        agency.expire(t, 0);
+        vm.warp(t.deadline + 1);
+        agency.expire(t, 0);
+        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Expired), "expired");
+        assertEq(balanceOf(requester), REWARD, "refund");
+        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(t, 0), JobAgency.Status.Expired));
+        agency.expire(t, 0);
+    }
+
+    function test_expire_slashesUndeliveredClaim() public {
+        JobAgency.Terms memory t = postOne(1, 1);
+        vm.warp(t.deadline - 60);
+        claimAs(agents[0], t, 0);
+        vm.warp(t.deadline + 1);
+        agency.expire(t, 0);
+        assertEq(balanceOf(requester), REWARD + COLLATERAL, "refund and slash");
+        assertEq(balanceOf(agents[0]), STAKE - COLLATERAL, "slashed");
+    }
+
+    function test_expire_tooFewCommitsReturnsCommittersCollateral() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), keccak256("r"));
+        claimAs(agents[1], t, 0);
+        vm.warp(t.deadline + 1);
+        agency.expire(t, 0);
+        assertEq(balanceOf(agents[0]), STAKE, "committer whole");
+        assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "claimer slashed");
+        assertEq(balanceOf(requester), REWARD + COLLATERAL, "refund and slash");
+    }
+
+    function test_expire_revertsNotExpirable() public {
+        JobAgency.Terms memory t = postOne(3, 2);
+        commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), keccak256("r"));
+        commitAs(agents[1], t, 0, claimAs(agents[1], t, 0), keccak256("r"));
+        vm.warp(t.deadline + 1);
+        vm.expectRevert(err(JobAgency.NotExpirable.selector, jobId(t, 0)));
+        agency.expire(t, 0);
+    }
+
+    function test_settle_batchSkipsWhatCannotSettle() public {
+        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(4, 1, 1);
+        post(t, specs);
+        vm.prank(agents[0]);
+        agency.claimAndSubmit(t, 0, keccak256("r")); // 0: accepted already
+        claimAs(agents[1], t, 1); // 1: lazy claim, slashed at expiry
+        uint256[] memory idx = new uint256[](4);
+        for (uint256 i; i < 4; ++i) {
+            idx[i] = i;
+        }
+        assertEq(agency.settle(t, idx), 0, "too early for all");
+        vm.warp(t.deadline + 1);
+        assertEq(agency.settle(t, idx), 3, "three expired");
+        assertEq(agency.settle(t, idx), 0, "nothing twice");
+        assertEq(balanceOf(requester), 3 * uint256(REWARD) + COLLATERAL, "refunds");
+
+        JobAgency.Terms memory r3 = postOne(3, 2);
+        claimAndCommitAll(r3, 0, new bytes32[](2));
+        uint256[] memory zero = new uint256[](1);
+        assertEq(agency.settle(r3, zero), 0, "open");
+        vm.warp(r3.deadline + 1);
+        assertEq(agency.settle(r3, zero), 0, "reveals open");
+        vm.warp(uint256(r3.deadline) + REVEAL + 1);
+        assertEq(agency.settle(r3, zero), 1, "finalized");
+        assertEq(uint256(statusOf(r3, 0)), uint256(JobAgency.Status.NoConsensus), "nobody revealed");
+    }
+}
+
+contract VectorTest is Fixture {
+    function test_commitmentVectors() public {
+        string memory json = vm.readFile("vectors/commitments.json");
+        for (uint256 i; i < 6; ++i) {
+            string memory k = string.concat(".vectors[", vm.toString(i), "].");
+            vm.chainId(vm.parseJsonUint(json, string.concat(k, "chainId")));
+            address at = vm.parseJsonAddress(json, string.concat(k, "agency"));
+            JobAgency a = JobAgency(payable(at));
+            vm.etch(at, address(agency).code);
+            bytes32 got = a.commitmentOf(
+                vm.parseJsonBytes32(json, string.concat(k, "job")),
+                vm.parseJsonAddress(json, string.concat(k, "agent")),
+                vm.parseJsonBytes32(json, string.concat(k, "result")),
+                vm.parseJsonBytes32(json, string.concat(k, "salt"))
+            );
+            assertEq(got, vm.parseJsonBytes32(json, string.concat(k, "commitment")), "commitment");
+        }
+    }
+
+    function test_jobIdVectors() public view {
+        string memory json = vm.readFile("vectors/job-ids.json");
+        for (uint256 i; i < 3; ++i) {
+            string memory k = string.concat(".vectors[", vm.toString(i), "].");
+            JobAgency.Terms memory t = JobAgency.Terms({
+                requester: vm.parseJsonAddress(json, string.concat(k, "requester")),
+                salt: uint64(vm.parseJsonUint(json, string.concat(k, "salt"))),
+                count: uint32(vm.parseJsonUint(json, string.concat(k, "count"))),
+                specs: vm.parseJsonBytes32(json, string.concat(k, "specs")),
+                reward: uint128(vm.parseJsonUint(json, string.concat(k, "reward"))),
+                collateral: uint128(vm.parseJsonUint(json, string.concat(k, "collateral"))),
+                replicas: uint8(vm.parseJsonUint(json, string.concat(k, "replicas"))),
+                quorum: uint8(vm.parseJsonUint(json, string.concat(k, "quorum"))),
+                minReputation: uint32(vm.parseJsonUint(json, string.concat(k, "minReputation"))),
+                deliveryWindow: uint32(vm.parseJsonUint(json, string.concat(k, "deliveryWindow"))),
+                revealWindow: uint32(vm.parseJsonUint(json, string.concat(k, "revealWindow"))),
+                deadline: uint40(vm.parseJsonUint(json, string.concat(k, "deadline")))
+            });
+            assertEq(agency.batchIdOf(t), vm.parseJsonBytes32(json, string.concat(k, "batchId")), "batch id");
+            assertEq(
+                agency.jobIdOf(t, t.count - 1), vm.parseJsonBytes32(json, string.concat(k, "lastJobId")), "job id"
+            );
+        }
+    }
+}
