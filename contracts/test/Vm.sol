@@ -31,6 +31,8 @@ interface Vm {
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
     function parseJsonBytes32(string calldata json, string calldata key) external pure returns (bytes32);
     function toString(uint256 value) external pure returns (string memory);
+    function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
     function pauseGasMetering() external;
     function resumeGasMetering() external;
 }
@@ -49,6 +51,10 @@ abstract contract TestBase {
 
     function assertEq(uint256 a, uint256 b, string memory why) internal view {
         if (a != b) revert(string.concat(why, ": ", vm.toString(a), " != ", vm.toString(b)));
+    }
+
+    function assertEq(bytes memory a, bytes memory b, string memory why) internal pure {
+        if (keccak256(a) != keccak256(b)) revert(why);
     }
 
     function assertEq(bytes32 a, bytes32 b, string memory why) internal pure {

@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.37;
+
+import {JobAgency} from "../src/JobAgency.sol";
+import {TestBase} from "./Vm.sol";
+
+/// Sends ether to a contract without calling it (SELFDESTRUCT in its creation transaction).
+contract ForceSend {
+    constructor(address payable to) payable {
+        selfdestruct(to);
+    }
+}
+
+/// Drives JobAgency as requesters and agents would: honest agents (0-2), a liar with random
+/// results (3), a colluding pair with one shared wrong result (4-5), an agent that commits and
+/// never reveals (6), and a copier that replays other agents' commitments (7). It also warps
+/// time, cancels, evicts, expires, settles, withdraws and force-sends ether. Every settlement is
+/// checked against an independent model of docs/protocol.md §3; a mismatch counts in
+/// `violations` (handler reverts are ignored by the fuzzer, so nothing here reverts to fail).
+contract Handler is TestBase {
+    struct Ref {
+        uint256 batch;
+        uint256 index;
+    }
+
+    JobAgency public immutable agency;
+    address[2] public requesters = [address(0xE1), address(0xE2)];
+    address[8] public agents;
+    JobAgency.Terms[] internal batches;
+    Ref[] public jobs;
+
+    uint256 public forced;
+    uint256 public violations;
+    string public firstViolation;
+    uint256 public copiedReveals;
+    mapping(bytes32 => uint256) public terminal;
+    mapping(bytes32 => mapping(address => bytes32)) internal salts;
+    mapping(string => uint256) public calls;
+
+    uint256 private constant SILENT = 6;
+    uint256 private constant COPIER = 7;
+
+    constructor(JobAgency a) {
+        agency = a;
+        for (uint256 i; i < 8; ++i) {
+            agents[i] = address(uint160(0xA0000 + i));
+            vm.deal(agents[i], 1000 ether);
+            vm.prank(agents[i]);
+            agency.deposit{value: 10 ether}();
+        }
+        vm.deal(requesters[0], 1e9 ether);
+        vm.deal(requesters[1], 1e9 ether);
+    }
+
+    // ------------------------------------------------------------ helpers
+
+    function bound(uint256 x, uint256 lo, uint256 hi) internal pure returns (uint256) {
+        return lo + x % (hi - lo + 1);
+    }
+
+    function jobCount() external view returns (uint256) {
+        return jobs.length;
+    }
+
+    function termsOf(uint256 k) public view returns (JobAgency.Terms memory t, uint256 index) {
+        Ref memory ref = jobs[k];
+        return (batches[ref.batch], ref.index);
+    }
+
+    function idOf(JobAgency.Terms memory t, uint256 index) internal pure returns (bytes32) {
+        return bytes32((uint256(keccak256(abi.encode(t))) & ~uint256(0xffffffff)) | index);
+    }
+
+    function pick(uint256 seed) internal view returns (JobAgency.Terms memory t, uint256 index, bytes32 id) {
+        (t, index) = termsOf(seed % jobs.length);
+        id = idOf(t, index);
+    }
+
+    function truth(bytes32 id) internal pure returns (bytes32) {
+        return keccak256(abi.encode(id, "truth"));
+    }
+
+    /// The result agent `a` commits to job `id`, by its role.
+    function resultOf(uint256 a, bytes32 id, uint256 seed) internal pure returns (bytes32) {
+        if (a == 3) return keccak256(abi.encode(id, "lie", seed));
+        if (a == 4 || a == 5) return keccak256(abi.encode(id, "collude"));
+        return truth(id);
+    }
+
+    function balanceOf(address a) public view returns (uint256 b) {
+        (b,,,,) = agency.accountOf(a);
+    }
+
+    function violate(string memory why) internal {
+        if (violations == 0) firstViolation = why;
+        ++violations;
+    }
+
+    // Everyone whose internal balance a settlement may change.
+    function actors() public view returns (address[10] memory all) {
+        for (uint256 i; i < 8; ++i) {
+            all[i] = agents[i];
+        }
+        all[8] = requesters[0];
+        all[9] = requesters[1];
+    }
+
+    function snapshot() internal view returns (uint256[10] memory b) {
+        address[10] memory all = actors();
+        for (uint256 i; i < 10; ++i) {
+            b[i] = balanceOf(all[i]);
+        }
+    }
+
+    /// Compares every actor's balance change with `expected` (indexed like `actors()`).
+    function expectDeltas(uint256[10] memory before, int256[10] memory expected, string memory what) internal {
+        address[10] memory all = actors();
+        for (uint256 i; i < 10; ++i) {
+            if (int256(balanceOf(all[i])) - int256(before[i]) != expected[i]) {
+                violate(string.concat(what, ": wrong balance change for actor ", vm.toString(i)));
+            }
+        }
+    }
+
+    function actorIndex(address a) internal view returns (uint256) {
+        address[10] memory all = actors();
+        for (uint256 i; i < 10; ++i) {
+            if (all[i] == a) return i;
+        }
+        revert("not an actor");
+    }
+
+    /// Records terminal states; a job whose terminal state changes is a violation.
+    function observe(JobAgency.Terms memory t, uint256 index) internal returns (JobAgency.JobView memory v) {
+        v = agency.jobOf(t, index);
+        uint256 s = uint256(v.status);
+        uint256 seen = terminal[v.id];
+        if (seen != 0 && seen != s) violate("terminal state changed");
+        if (s >= uint256(JobAgency.Status.Accepted) && seen == 0) terminal[v.id] = s;
+    }
+
+    /// Checks the money a job's settlement moved against docs/protocol.md §3, from the slots
+    /// as they stand after it (settled jobs keep their cells and revealed digests).
+    function checkSettlement(JobAgency.Terms memory t, uint256 index, uint256[10] memory before, bool wasTerminal)
+        internal
+    {
+        JobAgency.JobView memory v = observe(t, index);
+        int256[10] memory d;
+        if (wasTerminal || uint256(v.status) < uint256(JobAgency.Status.Accepted)) {
+            return expectDeltas(before, d, "no settlement");
+        }
+        uint256 req = actorIndex(t.requester);
+        int256 coll = int256(uint256(t.collateral));
+        int256 reward = int256(uint256(t.reward));
+        if (v.status == JobAgency.Status.Cancelled) {
+            d[req] = reward;
+        } else if (v.status == JobAgency.Status.Expired) {
+            d[req] = reward;
+            for (uint256 i; i < v.slots.length; ++i) {
+                if (v.slots[i].phase == JobAgency.Phase.Claimed) d[req] += coll;
+                if (v.slots[i].phase == JobAgency.Phase.Committed) d[actorIndex(v.slots[i].agent)] += coll;
+            }
+        } else if (t.replicas == 1) {
+            d[actorIndex(v.slots[0].agent)] = reward + coll;
+        } else {
+            _modelReplicated(t, v, d, req);
+        }
+        expectDeltas(before, d, "settlement");
+    }
+
+    function _modelReplicated(JobAgency.Terms memory t, JobAgency.JobView memory v, int256[10] memory d, uint256 req)
+        internal
+    {
+        int256 coll = int256(uint256(t.collateral));
+        // The winner: a digest revealed by >= quorum slots.
+        bytes32 win;
+        uint256 winners;
+        uint256 held;
+        uint256 honestRevealsOfTruth;
+        for (uint256 i; i < v.slots.length; ++i) {
+            if (v.slots[i].phase == JobAgency.Phase.Empty) continue;
+            ++held;
+            if (v.slots[i].phase != JobAgency.Phase.Revealed) continue;
+            uint256 votes;
+            for (uint256 k; k < v.slots.length; ++k) {
+                if (v.slots[k].phase == JobAgency.Phase.Revealed && v.slots[k].sealedResult == v.slots[i].sealedResult) {
+                    ++votes;
+                }
+            }
+            if (votes >= t.quorum) {
+                win = v.slots[i].sealedResult;
+                winners = votes;
+            }
+            uint256 a = actorIndex(v.slots[i].agent);
+            if (a < 3 && v.slots[i].sealedResult == truth(v.id)) ++honestRevealsOfTruth;
+        }
+        if (v.status == JobAgency.Status.NoConsensus) {
+            if (winners != 0) violate("no consensus despite a quorum");
+            int256 back = int256(uint256(t.reward));
+            for (uint256 i; i < v.slots.length; ++i) {
+                if (v.slots[i].phase == JobAgency.Phase.Revealed) d[actorIndex(v.slots[i].agent)] += coll;
+                else if (v.slots[i].phase != JobAgency.Phase.Empty) back += coll;
+            }
+            d[req] += back;
+            return;
+        }
+        if (winners == 0) return violate("accepted without a quorum");
+        if (honestRevealsOfTruth >= t.quorum && win != truth(v.id)) violate("wrong result beat an honest quorum");
+        int256 pot = int256(uint256(t.reward)) + coll * int256(held - winners);
+        int256 share = pot / int256(winners);
+        int256 dust = pot - share * int256(winners);
+        for (uint256 i; i < v.slots.length; ++i) {
+            if (v.slots[i].phase != JobAgency.Phase.Revealed || v.slots[i].sealedResult != win) continue;
+            d[actorIndex(v.slots[i].agent)] += coll + share + dust;
+            dust = 0;
+        }
+    }
+
+    // ------------------------------------------------------------ requesters
+
+    function post(uint256 seed, uint256 reward, uint256 collateral) external {
+        uint8 r = [1, 2, 3, 3, 4][seed % 5];
+        uint8 q = r == 1 ? 1 : uint8(r / 2 + 1 + (seed >> 8) % (r - r / 2));
+        uint256 n = bound(seed >> 16, 1, 3);
+        bytes32[] memory specs = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            specs[i] = keccak256(abi.encode(batches.length, i));
+        }
+        JobAgency.Terms memory t = JobAgency.Terms({
+            requester: requesters[(seed >> 24) % 2],
+            salt: uint64(batches.length),
+            count: uint32(n),
+            specs: keccak256(abi.encodePacked(specs)),
+            reward: uint128(bound(reward, 1, 100 ether)),
+            collateral: uint128(bound(collateral, 0, 1 ether)),
+            replicas: r,
+            quorum: q,
+            minReputation: 0,
+            deliveryWindow: uint32(bound(seed >> 32, 5 minutes, 1 hours)),
+            revealWindow: uint32(bound(seed >> 48, 5 minutes, 1 hours)),
+            deadline: uint40(block.timestamp + bound(seed >> 64, 60, 4 hours))
+        });
+        vm.prank(t.requester);
+        agency.post{value: uint256(t.reward) * n}(t, specs);
+        batches.push(t);
+        for (uint256 i; i < n; ++i) {
+            jobs.push(Ref(batches.length - 1, i));
+        }
+        calls["post"]++;
+    }
+
+    function cancel(uint256 seed) external {
+        if (jobs.length == 0) return;
+        (JobAgency.Terms memory t, uint256 index,) = pick(seed);
+        uint256[10] memory before = snapshot();
+        bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+        vm.prank(t.requester);
+        try agency.cancel(t, index) {
+            calls["cancel"]++;
+        } catch {}
+        checkSettlement(t, index, before, was);
+    }
+
+    // ------------------------------------------------------------ agents
+
+    /// What a job must allow for the action that looks for it.
+    enum Need {
+        Anything,
+        Claimable, // open, before its deadline: claims, submits, commits, releases
+        Revealing // reveals are open
+    }
+
+    /// The first non-terminal job at or after `seed` (cyclically) that meets `need` and has a
+    /// slot in `phase` held by an agent whose bit is set in `wanted`; `found` false if none.
+    function findSlot(uint256 seed, JobAgency.Phase phase, uint256 wanted, Need need)
+        internal
+        view
+        returns (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot)
+    {
+        uint256 n = jobs.length;
+        for (uint256 step; step < n; ++step) {
+            k = (seed % n + step) % n;
+            (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+            v = agency.jobOf(t, index);
+            if (uint256(v.status) >= uint256(JobAgency.Status.Accepted)) continue;
+            if (need == Need.Revealing && v.status != JobAgency.Status.Revealing) continue;
+            if (need == Need.Claimable && (v.status != JobAgency.Status.Open || block.timestamp > t.deadline)) continue;
+            for (slot = 0; slot < v.slots.length; ++slot) {
+                if (v.slots[slot].phase != phase) continue;
+                if (phase == JobAgency.Phase.Empty) return (true, k, v, slot);
+                uint256 a = actorIndex(v.slots[slot].agent);
+                if ((wanted >> a) & 1 == 1) return (true, k, v, slot);
+            }
+        }
+    }
+
+    uint256 private constant ANY = 0xFF;
+    uint256 private constant NOT_COPIER = 0x7F;
+    uint256 private constant REVEALERS = 0x3F; // the silent agent and the copier never reveal
+
+    function claim(uint256 seed, uint256 agentSeed) external {
+        (bool found, uint256 k,,) = findSlot(seed, JobAgency.Phase.Empty, ANY, Need.Claimable);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        vm.prank(agents[agentSeed % 7]);
+        try agency.claim(t, index) {
+            calls["claim"]++;
+        } catch {}
+    }
+
+    function release(uint256 seed) external {
+        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, JobAgency.Phase.Claimed, NOT_COPIER, Need.Claimable);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        address a = v.slots[slot].agent;
+        uint256[10] memory before = snapshot();
+        vm.prank(a);
+        try agency.release(t, index, slot) {
+            calls["release"]++;
+            int256[10] memory d;
+            d[actorIndex(a)] = int256(uint256(t.collateral));
+            expectDeltas(before, d, "release");
+        } catch {}
+    }
+
+    /// A slot holder delivers: submit (r = 1) or commit its role's result (r > 1).
+    function deliver(uint256 seed) external {
+        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, JobAgency.Phase.Claimed, NOT_COPIER, Need.Claimable);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        uint256 a = actorIndex(v.slots[slot].agent);
+        bytes32 result = resultOf(a, v.id, seed);
+        if (t.replicas == 1) {
+            uint256[10] memory before = snapshot();
+            vm.prank(agents[a]);
+            try agency.submit(t, index, slot, result) {
+                calls["submit"]++;
+            } catch {}
+            checkSettlement(t, index, before, false);
+        } else {
+            bytes32 salt = keccak256(abi.encode(seed, a, v.id));
+            salts[v.id][agents[a]] = salt;
+            bytes32 c = agency.commitmentOf(v.id, agents[a], result, salt);
+            vm.prank(agents[a]);
+            try agency.commit(t, index, slot, c) {
+                calls["commit"]++;
+            } catch {}
+        }
+    }
+
+    /// The copier claims a slot and commits another agent's commitment, copied from the chain.
+    function copyCommit(uint256 seed) external {
+        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, JobAgency.Phase.Committed, NOT_COPIER, Need.Claimable);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        bytes32 copied = v.slots[slot].sealedResult;
+        vm.startPrank(agents[COPIER]);
+        try agency.claim(t, index) returns (uint256 mine) {
+            try agency.commit(t, index, mine, copied) {
+                calls["copyCommit"]++;
+            } catch {}
+        } catch {}
+        vm.stopPrank();
+    }
+
+    function reveal(uint256 seed) external {
+        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, JobAgency.Phase.Committed, REVEALERS, Need.Revealing);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        address a = v.slots[slot].agent;
+        uint256[10] memory before = snapshot();
+        vm.prank(a);
+        try agency.reveal(t, index, slot, resultOf(actorIndex(a), v.id, 0), salts[v.id][a]) {
+            calls["reveal"]++;
+        } catch {}
+        checkSettlement(t, index, before, false);
+    }
+
+    /// The copier tries to open its copied commitment with another agent's revealed result and
+    /// salt. It must never succeed.
+    function copierReveal(uint256 seed) external {
+        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, JobAgency.Phase.Committed, 1 << COPIER, Need.Revealing);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        for (uint256 i; i < v.slots.length; ++i) {
+            if (v.slots[i].phase != JobAgency.Phase.Revealed) continue;
+            vm.prank(agents[COPIER]);
+            try agency.reveal(t, index, slot, v.slots[i].sealedResult, salts[v.id][v.slots[i].agent]) {
+                ++copiedReveals;
+            } catch {}
+            calls["copierReveal"]++;
+        }
+    }
+
+    // ------------------------------------------------------------ anyone
+
+    function evict(uint256 seed) external {
+        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, JobAgency.Phase.Claimed, ANY, Need.Anything);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        uint256[10] memory before = snapshot();
+        try agency.evict(t, index, slot) {
+            calls["evict"]++;
+            int256[10] memory d;
+            d[actorIndex(t.requester)] = int256(uint256(t.collateral));
+            expectDeltas(before, d, "evict");
+            if (v.slots[slot].deadline >= block.timestamp) violate("evicted before the slot deadline");
+        } catch {}
+    }
+
+    function expire(uint256 seed) external {
+        if (jobs.length == 0) return;
+        (JobAgency.Terms memory t, uint256 index,) = pick(seed);
+        uint256[10] memory before = snapshot();
+        bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+        try agency.expire(t, index) {
+            calls["expire"]++;
+        } catch {}
+        checkSettlement(t, index, before, was);
+    }
+
+    function finalize(uint256 seed) external {
+        (bool found, uint256 k,,) = findSlot(seed, JobAgency.Phase.Revealed, ANY, Need.Revealing);
+        if (!found) return;
+        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        uint256[10] memory before = snapshot();
+        try agency.finalize(t, index) {
+            calls["finalize"]++;
+        } catch {}
+        checkSettlement(t, index, before, false);
+    }
+
+    function settleOne(uint256 seed) external {
+        if (jobs.length == 0) return;
+        (JobAgency.Terms memory t, uint256 index,) = pick(seed);
+        uint256[10] memory before = snapshot();
+        bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+        uint256[] memory idx = new uint256[](1);
+        idx[0] = index;
+        try agency.settle(t, idx) returns (uint256 n) {
+            if (n == 1) calls["settle"]++;
+        } catch {}
+        checkSettlement(t, index, before, was);
+    }
+
+    function warp(uint256 secs) external {
+        vm.warp(block.timestamp + bound(secs, 1, 20 minutes));
+        calls["warp"]++;
+    }
+
+    function deposit(uint256 agentSeed, uint256 amount) external {
+        address a = agents[agentSeed % 8];
+        amount = bound(amount, 1, 5 ether);
+        vm.prank(a);
+        agency.deposit{value: amount}();
+        calls["deposit"]++;
+    }
+
+    function withdraw(uint256 agentSeed, uint256 amount) external {
+        address a = agents[agentSeed % 8];
+        uint256 b = balanceOf(a);
+        if (b == 0) return;
+        amount = bound(amount, 1, b);
+        uint256 before = a.balance;
+        vm.prank(a);
+        agency.withdraw(amount);
+        if (a.balance - before != amount) violate("withdraw sent a different amount");
+        calls["withdraw"]++;
+    }
+
+    function forceSend(uint256 amount) external {
+        amount = bound(amount, 1, 1 ether);
+        vm.deal(address(this), address(this).balance + amount);
+        new ForceSend{value: amount}(payable(address(agency)));
+        forced += amount;
+        calls["forceSend"]++;
+    }
+
+    /// Drives every job to a terminal state, as anyone may once the deadlines have passed.
+    function settleEverything() external {
+        vm.warp(block.timestamp + 181 days);
+        for (uint256 k; k < jobs.length; ++k) {
+            (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+            uint256[10] memory before = snapshot();
+            bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+            uint256[] memory idx = new uint256[](1);
+            idx[0] = index;
+            agency.settle(t, idx);
+            checkSettlement(t, index, before, was);
+        }
+    }
+}
+
+/// The market's invariants (docs/protocol.md §1, §3, §8) under random sequences of calls.
+contract InvariantTest is TestBase {
+    JobAgency internal agency;
+    Handler internal handler;
+
+    function setUp() public {
+        vm.warp(1_800_000_000);
+        agency = new JobAgency();
+        handler = new Handler(agency);
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    /// Everything but the end-of-run sweep, weighted toward the work that moves jobs forward.
+    function targetSelectors() public view returns (FuzzSelector[] memory s) {
+        bytes4[24] memory all = [
+            Handler.post.selector,
+            Handler.post.selector,
+            Handler.claim.selector,
+            Handler.claim.selector,
+            Handler.claim.selector,
+            Handler.claim.selector,
+            Handler.deliver.selector,
+            Handler.deliver.selector,
+            Handler.deliver.selector,
+            Handler.reveal.selector,
+            Handler.reveal.selector,
+            Handler.reveal.selector,
+            Handler.copyCommit.selector,
+            Handler.copierReveal.selector,
+            Handler.cancel.selector,
+            Handler.release.selector,
+            Handler.evict.selector,
+            Handler.expire.selector,
+            Handler.finalize.selector,
+            Handler.settleOne.selector,
+            Handler.warp.selector,
+            Handler.warp.selector,
+            Handler.forceSend.selector,
+            Handler.withdraw.selector
+        ];
+        s = new FuzzSelector[](1);
+        s[0].addr = address(handler);
+        s[0].selectors = new bytes4[](25);
+        for (uint256 i; i < 24; ++i) {
+            s[0].selectors[i] = all[i];
+        }
+        s[0].selectors[24] = Handler.deposit.selector;
+    }
+
+    /// One campaign checks every property after each call (forge runs a campaign per invariant
+    /// function, so separate functions would triple the time for the same coverage):
+    /// - solvency: the ether held equals Σ balances + Σ locked collateral + Σ escrowed rewards
+    ///   (+ ether forced in without a call);
+    /// - every settlement so far moved exactly the money §3 says, terminal states never changed,
+    ///   no wrong result beat an honest quorum;
+    /// - no copied commitment was ever revealed.
+    function invariant_market() public view {
+        assertEq(address(agency).balance, owed() + handler.forced(), "solvency: contract balance");
+        if (handler.violations() != 0) fail(handler.firstViolation());
+        assertEq(handler.copiedReveals(), 0, "copied commitment revealed");
+    }
+
+    /// At the end of each run: every job can be driven to a terminal state by anyone, after
+    /// which the contract holds exactly the internal balances (and any forced ether).
+    function afterInvariant() public {
+        handler.settleEverything();
+        for (uint256 k; k < handler.jobCount(); ++k) {
+            (JobAgency.Terms memory t, uint256 index) = handler.termsOf(k);
+            uint256 s = uint256(agency.jobOf(t, index).status);
+            assertTrue(s >= uint256(JobAgency.Status.Accepted), "job left non-terminal");
+        }
+        if (handler.violations() != 0) fail(handler.firstViolation());
+        uint256 total;
+        address[10] memory all = handler.actors();
+        for (uint256 i; i < 10; ++i) {
+            total += handler.balanceOf(all[i]);
+        }
+        assertEq(address(agency).balance, total + handler.forced(), "after settling everything");
+    }
+
+    function owed() internal view returns (uint256 total) {
+        address[10] memory all = handler.actors();
+        for (uint256 i; i < 10; ++i) {
+            total += handler.balanceOf(all[i]);
+        }
+        for (uint256 k; k < handler.jobCount(); ++k) {
+            (JobAgency.Terms memory t, uint256 index) = handler.termsOf(k);
+            JobAgency.JobView memory v = agency.jobOf(t, index);
+            if (uint256(v.status) >= uint256(JobAgency.Status.Accepted)) continue;
+            total += t.reward;
+            for (uint256 i; i < v.slots.length; ++i) {
+                if (v.slots[i].phase != JobAgency.Phase.Empty) total += t.collateral;
+            }
+        }
+    }
+}
