@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
+import {IJobAgency} from "./IJobAgency.sol";
+
 /// @title JobAgency
 /// @notice Agency's compute market: rewards in escrow, agent stakes, replicated execution with
 /// commit–reveal, a deadline on every waiting state, pull payments.
@@ -12,58 +14,7 @@ pragma solidity 0.8.37;
 ///   header cell  (r > 1) bits 0-7 slots held, 8-15 commits, 16-23 reveals,
 ///                24-47 commit-close delay before terms.deadline, 60-63 status
 /// An r = 1 job is one cell; an r > 1 job starts on a word of its own: header, then r slots.
-contract JobAgency {
-    struct Terms {
-        address requester;
-        uint64 salt;
-        uint32 count;
-        bytes32 specs;
-        uint128 reward;
-        uint128 collateral;
-        uint8 replicas;
-        uint8 quorum;
-        uint32 minReputation;
-        uint32 deliveryWindow;
-        uint32 revealWindow;
-        uint40 deadline;
-    }
-
-    enum Status {
-        None,
-        Open,
-        Revealing,
-        Accepted,
-        NoConsensus,
-        Expired,
-        Cancelled
-    }
-
-    enum Phase {
-        Empty,
-        Claimed,
-        Committed,
-        Revealed
-    }
-
-    struct SlotView {
-        address agent;
-        Phase phase;
-        uint256 deadline;
-        /// The commitment while `Committed`, the result digest once `Revealed`.
-        bytes32 sealedResult;
-    }
-
-    struct JobView {
-        bytes32 id;
-        Status status;
-        uint256 held;
-        uint256 committed;
-        uint256 revealed;
-        /// When reveals end; 0 until they are open.
-        uint256 revealEnd;
-        SlotView[] slots;
-    }
-
+contract JobAgency is IJobAgency {
     uint256 public constant MAX_REPLICAS = 15;
     uint256 public constant MAX_BATCH = 1024;
     uint256 public constant MAX_DURATION = 90 days;
@@ -109,58 +60,6 @@ contract JobAgency {
     mapping(uint256 => address) private _agentAt;
     uint256 private _agentCount;
     bool private transient _locked;
-
-    error UnknownJob(bytes32 job);
-    error NotRequester();
-    error BadBatch();
-    error BadSpec(uint256 index);
-    error ZeroReward();
-    error ZeroAmount();
-    error BadReplicas(uint256 replicas);
-    error BadQuorum(uint256 quorum, uint256 replicas);
-    error BadDeadline(uint256 deadline);
-    error BadWindow();
-    error WrongValue(uint256 expected, uint256 sent);
-    error BatchExists(bytes32 batch);
-    error JobEnded(bytes32 job, Status status);
-    error JobClaimed(bytes32 job);
-    error ClaimsClosed(bytes32 job);
-    error ReputationTooLow(int256 score, uint256 required);
-    error AlreadyClaimed(bytes32 job, uint256 slot);
-    error NoFreeSlot(bytes32 job);
-    error InsufficientStake(uint256 needed, uint256 available);
-    error InsufficientBalance(uint256 requested, uint256 available);
-    error NotSlotHolder(bytes32 job, uint256 slot);
-    error WrongMode(bytes32 job);
-    error SlotLapsed(bytes32 job, uint256 slot);
-    error CommitsClosed(bytes32 job);
-    error RevealsNotOpen(bytes32 job);
-    error RevealClosed(bytes32 job, uint256 revealEnd);
-    error AlreadyRevealed(bytes32 job, uint256 slot);
-    error NotCommitted(bytes32 job, uint256 slot);
-    error BadReveal(bytes32 job, uint256 slot);
-    error TooEarly(bytes32 job, uint256 at);
-    error NotEvictable(bytes32 job, uint256 slot);
-    error NotExpirable(bytes32 job);
-    error LengthMismatch();
-    error TransferFailed();
-    error Reentrancy();
-    error AmountTooLarge();
-
-    event JobsPosted(bytes32 indexed batch, address indexed requester, Terms terms, bytes32[] specs);
-    event Claimed(bytes32 indexed job, address indexed agent, uint256 slot, uint256 deadline);
-    event Released(bytes32 indexed job, address indexed agent, uint256 slot);
-    event Evicted(bytes32 indexed job, address indexed agent, uint256 slot);
-    event Committed(bytes32 indexed job, address indexed agent, uint256 slot, bytes32 commitment);
-    event RevealsOpened(bytes32 indexed job, uint256 revealEnd);
-    event Revealed(bytes32 indexed job, address indexed agent, uint256 slot, bytes32 result);
-    event Accepted(bytes32 indexed job, bytes32 result, uint256 winners);
-    event NoConsensus(bytes32 indexed job);
-    event Expired(bytes32 indexed job);
-    event Cancelled(bytes32 indexed job);
-    event Slashed(bytes32 indexed job, address indexed agent, uint256 amount, uint8 reason);
-    event Deposited(address indexed account, uint256 amount);
-    event Withdrawn(address indexed account, address to, uint256 amount);
 
     /// A job located: its id, its batch and its first cell.
     struct Job {
@@ -317,6 +216,21 @@ contract JobAgency {
         (slot, acct) = _claim(t, j, _agentAccount());
         _accounts[msg.sender] = acct;
         _commit(t, j, slot, commitment, (acct >> ID_SHIFT) & MASK32);
+    }
+
+    /// Delivers the last open slot of an r > 1 job in the clear: with the other r − 1 slots
+    /// committed, nobody is left who could copy the result, so it skips the commitment.
+    function revealLast(Terms calldata t, uint256 index, uint256 slot, bytes32 result) external {
+        _revealLast(t, _job(t, index), slot, result, (_accounts[msg.sender] >> ID_SHIFT) & MASK32);
+    }
+
+    /// Claims the last free slot and reveals in one transaction (r > 1).
+    function claimAndReveal(Terms calldata t, uint256 index, bytes32 result) external returns (uint256 slot) {
+        Job memory j = _job(t, index);
+        uint256 acct;
+        (slot, acct) = _claim(t, j, _agentAccount());
+        _accounts[msg.sender] = acct;
+        _revealLast(t, j, slot, result, (acct >> ID_SHIFT) & MASK32);
     }
 
     /// Opens the caller's commitment; the last reveal finalizes the job.
@@ -620,6 +534,26 @@ contract JobAgency {
             emit RevealsOpened(j.id, block.timestamp + t.revealWindow);
         }
         _store(j.batch, j.base, head);
+    }
+
+    function _revealLast(Terms calldata t, Job memory j, uint256 slot, bytes32 result, uint256 me) private {
+        if (t.replicas == 1) revert WrongMode(j.id);
+        uint256 head = _load(j.batch, j.base);
+        if (block.timestamp > t.deadline) {
+            _requireOpen(j, head);
+            revert CommitsClosed(j.id);
+        }
+        uint256 ci = j.base + 1 + slot;
+        uint256 c = _heldSlot(t, j, head, slot, ci, me << ID_SHIFT);
+        // The caller's slot is Claimed, so r − 1 commits means every other slot is committed.
+        if (((head >> 8) & 0xFF) != t.replicas - 1) revert NotLast(j.id);
+        _store(j.batch, ci, _withPhase(c, REVEALED));
+        _sealed[j.batch + ci] = result;
+        head = ((head & ~STATUS_BITS) + (1 << 8) + (1 << 16)) | (REVEALING << 60)
+            | ((t.deadline - block.timestamp) << 24);
+        _store(j.batch, j.base, head);
+        emit Revealed(j.id, msg.sender, slot, result);
+        emit RevealsOpened(j.id, block.timestamp + t.revealWindow);
     }
 
     /// Returns the header as it is with reveals open, and when they end; reverts if they are not.

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
-import {JobAgency} from "../src/JobAgency.sol";
+import {IJobAgency} from "../src/IJobAgency.sol";
 import {Fixture} from "./Fixture.sol";
 
 /// Withdraws, and when paid tries to withdraw again from inside the transfer.
 contract ReentrantReceiver {
-    JobAgency internal immutable agency;
+    IJobAgency internal immutable agency;
     bool public reentered;
     bytes public innerError;
 
-    constructor(JobAgency a) payable {
+    constructor(IJobAgency a) payable {
         agency = a;
         agency.deposit{value: msg.value}();
     }
@@ -28,11 +28,11 @@ contract ReentrantReceiver {
     }
 }
 
-/// Can hold a balance in JobAgency but refuses every ether transfer.
+/// Can hold a balance in IJobAgency but refuses every ether transfer.
 contract RevertingReceiver {
-    JobAgency internal immutable agency;
+    IJobAgency internal immutable agency;
 
-    constructor(JobAgency a) payable {
+    constructor(IJobAgency a) payable {
         agency = a;
         agency.deposit{value: msg.value}();
     }
@@ -56,7 +56,7 @@ contract AttackersTest is Fixture {
         uint256 held = address(agency).balance;
         r.attack(1 ether);
         assertTrue(r.reentered(), "the receiver did try");
-        assertEq(r.innerError(), abi.encodeWithSelector(JobAgency.Reentrancy.selector), "guarded");
+        assertEq(r.innerError(), abi.encodeWithSelector(IJobAgency.Reentrancy.selector), "guarded");
         assertEq(address(r).balance, 1 ether, "paid once");
         assertEq(balanceOf(address(r)), 1 ether, "debited once");
         assertEq(address(agency).balance, held - 1 ether, "one transfer left");
@@ -64,7 +64,7 @@ contract AttackersTest is Fixture {
 
     function test_revertingReceiverKeepsItsBalance() public {
         RevertingReceiver r = new RevertingReceiver{value: 1 ether}(agency);
-        vm.expectRevert(JobAgency.TransferFailed.selector);
+        vm.expectRevert(IJobAgency.TransferFailed.selector);
         r.pull(1 ether);
         assertEq(balanceOf(address(r)), 1 ether, "nothing lost");
         address to = address(0xCAFE);
@@ -78,7 +78,7 @@ contract AttackersTest is Fixture {
         // expiry that refunds it.
         RevertingReceiver req = new RevertingReceiver{value: 1 wei}(agency);
         vm.deal(address(req), 1 ether);
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         t.requester = address(req);
         vm.prank(address(req));
         agency.post{value: REWARD}(t, specs);
@@ -88,7 +88,7 @@ contract AttackersTest is Fixture {
     }
 
     function test_agentThatNeverRevealsIsSlashedAndJobEnds() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 good = keccak256("good");
         claimAndCommitAll(t, 0, results3(good, good, good));
         revealAs(agents[0], t, 0, 0, good);
@@ -97,7 +97,7 @@ contract AttackersTest is Fixture {
         vm.warp(agency.jobOf(t, 0).revealEnd + 1);
         vm.prank(address(0xD00D));
         agency.finalize(t, 0);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "silent agent slashed");
         (,, uint256 missed) = counters(agents[2]);
         assertEq(missed, 1, "missed");
@@ -105,13 +105,13 @@ contract AttackersTest is Fixture {
     }
 
     function test_silentMajorityCannotStrandTheJob() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 good = keccak256("good");
         claimAndCommitAll(t, 0, results3(good, good, good));
         revealAs(agents[0], t, 0, 0, good);
         vm.warp(agency.jobOf(t, 0).revealEnd + 1);
         agency.finalize(t, 0);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.NoConsensus), "no quorum");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.NoConsensus), "no quorum");
         assertEq(balanceOf(requester), REWARD + 2 * uint256(COLLATERAL), "refund and two slashes");
         assertEq(balanceOf(agents[0]), STAKE, "lone revealer spared");
     }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
-import {JobAgency} from "../src/JobAgency.sol";
+import {IJobAgency} from "../src/IJobAgency.sol";
 import {TestBase} from "./Vm.sol";
 
 /// A deployed JobAgency, a requester and six staked agents, and helpers to post and drive jobs.
 abstract contract Fixture is TestBase {
-    JobAgency internal agency;
+    IJobAgency internal agency;
     address internal requester = address(0xA11CE);
     address[] internal agents;
 
@@ -22,7 +22,7 @@ abstract contract Fixture is TestBase {
 
     function setUp() public virtual {
         vm.warp(T0);
-        agency = new JobAgency();
+        agency = IJobAgency(payable(deployAgency()));
         vm.deal(requester, 1000 ether);
         for (uint256 i = 1; i <= 6; ++i) {
             address a = address(uint160(0xA6E47 * 16 + i));
@@ -41,9 +41,9 @@ abstract contract Fixture is TestBase {
     }
 
     /// Terms for `n` jobs with `r` replicas and quorum `q`, with this fixture's amounts and windows.
-    function termsOf(uint256 n, uint8 r, uint8 q) internal returns (JobAgency.Terms memory t, bytes32[] memory specs) {
+    function termsOf(uint256 n, uint8 r, uint8 q) internal returns (IJobAgency.Terms memory t, bytes32[] memory specs) {
         specs = specsOf(n, nextSalt);
-        t = JobAgency.Terms({
+        t = IJobAgency.Terms({
             requester: requester,
             salt: nextSalt++,
             count: uint32(n),
@@ -59,12 +59,12 @@ abstract contract Fixture is TestBase {
         });
     }
 
-    function post(JobAgency.Terms memory t, bytes32[] memory specs) internal returns (bytes32 batch) {
+    function post(IJobAgency.Terms memory t, bytes32[] memory specs) internal returns (bytes32 batch) {
         vm.prank(t.requester);
         batch = agency.post{value: uint256(t.reward) * t.count}(t, specs);
     }
 
-    function postOne(uint8 r, uint8 q) internal returns (JobAgency.Terms memory t) {
+    function postOne(uint8 r, uint8 q) internal returns (IJobAgency.Terms memory t) {
         bytes32[] memory specs;
         (t, specs) = termsOf(1, r, q);
         post(t, specs);
@@ -72,7 +72,7 @@ abstract contract Fixture is TestBase {
 
     /// The job id, computed here (docs/protocol.md §1) rather than by a call, so it neither
     /// trusts the contract nor consumes a pending `vm.prank`.
-    function jobId(JobAgency.Terms memory t, uint256 index) internal pure returns (bytes32) {
+    function jobId(IJobAgency.Terms memory t, uint256 index) internal pure returns (bytes32) {
         return bytes32((uint256(keccak256(abi.encode(t))) & ~uint256(0xffffffff)) | index);
     }
 
@@ -84,11 +84,11 @@ abstract contract Fixture is TestBase {
         (,, accepted, rejected, missed) = agency.accountOf(a);
     }
 
-    function statusOf(JobAgency.Terms memory t, uint256 index) internal view returns (JobAgency.Status) {
+    function statusOf(IJobAgency.Terms memory t, uint256 index) internal view returns (IJobAgency.Status) {
         return agency.jobOf(t, index).status;
     }
 
-    function claimAs(address a, JobAgency.Terms memory t, uint256 index) internal returns (uint256 slot) {
+    function claimAs(address a, IJobAgency.Terms memory t, uint256 index) internal returns (uint256 slot) {
         vm.prank(a);
         slot = agency.claim(t, index);
     }
@@ -97,19 +97,19 @@ abstract contract Fixture is TestBase {
         return keccak256(abi.encode("salt", a, index));
     }
 
-    function commitAs(address a, JobAgency.Terms memory t, uint256 index, uint256 slot, bytes32 result) internal {
+    function commitAs(address a, IJobAgency.Terms memory t, uint256 index, uint256 slot, bytes32 result) internal {
         bytes32 c = agency.commitmentOf(jobId(t, index), a, result, saltOf(a, index));
         vm.prank(a);
         agency.commit(t, index, slot, c);
     }
 
-    function revealAs(address a, JobAgency.Terms memory t, uint256 index, uint256 slot, bytes32 result) internal {
+    function revealAs(address a, IJobAgency.Terms memory t, uint256 index, uint256 slot, bytes32 result) internal {
         vm.prank(a);
         agency.reveal(t, index, slot, result, saltOf(a, index));
     }
 
     /// Agents 0..r-1 claim and commit `results[i]` to job `index`.
-    function claimAndCommitAll(JobAgency.Terms memory t, uint256 index, bytes32[] memory results) internal {
+    function claimAndCommitAll(IJobAgency.Terms memory t, uint256 index, bytes32[] memory results) internal {
         for (uint256 i; i < results.length; ++i) {
             uint256 slot = claimAs(agents[i], t, index);
             commitAs(agents[i], t, index, slot, results[i]);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
-import {JobAgency} from "../src/JobAgency.sol";
+import {IJobAgency} from "../src/IJobAgency.sol";
 import {Fixture} from "./Fixture.sol";
 
 /// Fuzz tests over amounts, replica counts, quorums and timing.
@@ -46,7 +46,7 @@ contract FuzzTest is Fixture {
         uint8 q = uint8(bound(qSeed, r / 2 + 1, r));
         reward = uint128(bound(reward, 1, 1000 ether));
         collateral = uint128(bound(collateral, 0, STAKE));
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, r, q);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, r, q);
         t.reward = reward;
         t.collateral = collateral;
         vm.deal(requester, uint256(reward) + 1 ether);
@@ -66,7 +66,7 @@ contract FuzzTest is Fixture {
             if (results[i] == GOOD) ++good;
             else ++bad;
         }
-        if (statusOf(t, 0) == JobAgency.Status.Revealing) {
+        if (statusOf(t, 0) == IJobAgency.Status.Revealing) {
             vm.warp(block.timestamp + REVEAL + 1);
             agency.finalize(t, 0);
         }
@@ -84,7 +84,7 @@ contract FuzzTest is Fixture {
 
     /// Checks balances after settlement against docs/protocol.md §3, computed here.
     function checkModel(
-        JobAgency.Terms memory t,
+        IJobAgency.Terms memory t,
         bytes32[] memory results,
         uint256 silent,
         uint256 good,
@@ -94,7 +94,7 @@ contract FuzzTest is Fixture {
         Outcome memory o;
         o.win = good >= t.quorum ? GOOD : bad >= t.quorum ? BAD : bytes32(0);
         o.winners = o.win == GOOD ? good : o.win == BAD ? bad : 0;
-        JobAgency.Status want = o.winners == 0 ? JobAgency.Status.NoConsensus : JobAgency.Status.Accepted;
+        IJobAgency.Status want = o.winners == 0 ? IJobAgency.Status.NoConsensus : IJobAgency.Status.Accepted;
         assertEq(uint256(statusOf(t, 0)), uint256(want), "status");
         if (o.winners != 0) {
             uint256 pot = uint256(t.reward) + uint256(t.collateral) * (t.replicas - o.winners);
@@ -124,7 +124,7 @@ contract FuzzTest is Fixture {
     function testFuzz_r1Timing(uint256 claimAfter, uint256 deliverAfter, uint32 window, uint40 duration) public {
         window = uint32(bound(window, 60, 90 days));
         duration = uint40(bound(duration, 1, 90 days));
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         t.deliveryWindow = window;
         t.deadline = uint40(block.timestamp) + duration;
         post(t, specs);
@@ -133,7 +133,7 @@ contract FuzzTest is Fixture {
         vm.warp(block.timestamp + bound(claimAfter, 0, uint256(duration) + 10));
         if (block.timestamp > t.deadline) {
             vm.prank(agents[0]);
-            vm.expectRevert(err(JobAgency.ClaimsClosed.selector, id));
+            vm.expectRevert(err(IJobAgency.ClaimsClosed.selector, id));
             agency.claim(t, 0);
             agency.expire(t, 0);
             assertEq(balanceOf(requester), REWARD, "refund");
@@ -149,7 +149,7 @@ contract FuzzTest is Fixture {
             assertEq(balanceOf(agents[0]), STAKE + REWARD, "paid");
         } else {
             vm.prank(agents[0]);
-            vm.expectRevert(err(JobAgency.SlotLapsed.selector, id, 0));
+            vm.expectRevert(err(IJobAgency.SlotLapsed.selector, id, 0));
             agency.submit(t, 0, 0, GOOD);
             agency.evict(t, 0, 0);
             assertEq(balanceOf(agents[0]), STAKE - COLLATERAL, "slashed");
@@ -159,25 +159,25 @@ contract FuzzTest is Fixture {
 
     /// Posting accepts exactly the terms §2 allows.
     function testFuzz_postValidation(uint8 r, uint8 q, uint256 deadlineIn, uint32 delivery, uint32 revealW) public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, r, q);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, r, q);
         deadlineIn = bound(deadlineIn, 0, 100 days);
         t.deadline = uint40(block.timestamp + deadlineIn);
         t.deliveryWindow = delivery;
         t.revealWindow = revealW;
         bytes memory e;
         if (r == 0 || r > 15) {
-            e = abi.encodeWithSelector(JobAgency.BadReplicas.selector, r);
+            e = abi.encodeWithSelector(IJobAgency.BadReplicas.selector, r);
         } else if (r == 1 ? q != 1 : (uint256(q) * 2 <= r || q > r)) {
-            e = abi.encodeWithSelector(JobAgency.BadQuorum.selector, q, r);
+            e = abi.encodeWithSelector(IJobAgency.BadQuorum.selector, q, r);
         } else if (deadlineIn == 0 || deadlineIn > 90 days) {
-            e = abi.encodeWithSelector(JobAgency.BadDeadline.selector, t.deadline);
+            e = abi.encodeWithSelector(IJobAgency.BadDeadline.selector, t.deadline);
         } else if (delivery < 60 || delivery > 90 days || (r > 1 && (revealW < 60 || revealW > 90 days))) {
-            e = abi.encodeWithSelector(JobAgency.BadWindow.selector);
+            e = abi.encodeWithSelector(IJobAgency.BadWindow.selector);
         }
         vm.prank(requester);
         if (e.length != 0) vm.expectRevert(e);
         agency.post{value: REWARD}(t, specs);
-        if (e.length == 0) assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Open), "posted");
+        if (e.length == 0) assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Open), "posted");
     }
 
     /// Deposits and withdrawals of any size move exactly that much.
@@ -190,9 +190,9 @@ contract FuzzTest is Fixture {
         uint256 before = a.balance;
         vm.prank(a);
         if (take == 0) {
-            vm.expectRevert(JobAgency.ZeroAmount.selector);
+            vm.expectRevert(IJobAgency.ZeroAmount.selector);
         } else if (take > have) {
-            vm.expectRevert(abi.encodeWithSelector(JobAgency.InsufficientBalance.selector, take, have));
+            vm.expectRevert(abi.encodeWithSelector(IJobAgency.InsufficientBalance.selector, take, have));
         }
         agency.withdraw(take);
         bool ok = take != 0 && take <= have;

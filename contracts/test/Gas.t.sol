@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
-import {JobAgency} from "../src/JobAgency.sol";
+import {IJobAgency} from "../src/IJobAgency.sol";
 import {Fixture} from "./Fixture.sol";
 
 /// Gas per call and per job lifecycle (post → … → payout credited), steady state: agents have
@@ -14,7 +14,7 @@ contract GasTest is Fixture {
     function setUp() public override {
         super.setUp();
         // Every agent finishes one job first, so no measured call pays a first-claim registration.
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(agents.length, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(agents.length, 1, 1);
         post(t, specs);
         for (uint256 i; i < agents.length; ++i) {
             vm.prank(agents[i]);
@@ -27,7 +27,7 @@ contract GasTest is Fixture {
     }
 
     function test_gas_r1() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         uint256 total = record("post r1");
         vm.prank(agents[0]);
         agency.claim(t, 0);
@@ -40,7 +40,7 @@ contract GasTest is Fixture {
     }
 
     function test_gas_r1_fused() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         uint256 total = record("post r1");
         vm.prank(agents[0]);
         agency.claimAndSubmit(t, 0, RESULT);
@@ -49,7 +49,7 @@ contract GasTest is Fixture {
     }
 
     function test_gas_r1_batch100() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(100, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(100, 1, 1);
         post(t, specs);
         uint256 total = record("post r1 x100");
         uint256[] memory idx = new uint256[](100);
@@ -67,7 +67,7 @@ contract GasTest is Fixture {
     }
 
     function test_gas_r3() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         uint256 total = record("post r3");
         for (uint256 i; i < 3; ++i) {
@@ -75,35 +75,41 @@ contract GasTest is Fixture {
             agency.claim(t, 0);
             total += record(string.concat("claim r3 #", vm.toString(i + 1)));
         }
-        for (uint256 i; i < 3; ++i) {
+        for (uint256 i; i < 2; ++i) {
             bytes32 c = agency.commitmentOf(id, agents[i], RESULT, saltOf(agents[i], 0));
             vm.prank(agents[i]);
             agency.commit(t, 0, i, c);
             total += record(string.concat("commit r3 #", vm.toString(i + 1)));
         }
-        for (uint256 i; i < 3; ++i) {
+        vm.prank(agents[2]);
+        agency.revealLast(t, 0, 2, RESULT);
+        total += record("revealLast r3 #3");
+        for (uint256 i; i < 2; ++i) {
             revealAs(agents[i], t, 0, i, RESULT);
             total += record(string.concat("reveal r3 #", vm.toString(i + 1)));
         }
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
-        vm.snapshotValue("lifecycle", "r3 post+3 claim+3 commit+3 reveal", total);
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
+        vm.snapshotValue("lifecycle", "r3 post+3 claim+2 commit+revealLast+2 reveal", total);
     }
 
     function test_gas_r3_fused() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         uint256 total = record("post r3");
-        for (uint256 i; i < 3; ++i) {
+        for (uint256 i; i < 2; ++i) {
             bytes32 c = agency.commitmentOf(id, agents[i], RESULT, saltOf(agents[i], 0));
             vm.prank(agents[i]);
             agency.claimAndCommit(t, 0, c);
             total += record(string.concat("claimAndCommit r3 #", vm.toString(i + 1)));
         }
-        for (uint256 i; i < 3; ++i) {
+        vm.prank(agents[2]);
+        agency.claimAndReveal(t, 0, RESULT);
+        total += record("claimAndReveal r3 #3");
+        for (uint256 i; i < 2; ++i) {
             revealAs(agents[i], t, 0, i, RESULT);
             total += record(string.concat("reveal r3 #", vm.toString(i + 1)));
         }
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
-        vm.snapshotValue("lifecycle", "r3 post+3 claimAndCommit+3 reveal", total);
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
+        vm.snapshotValue("lifecycle", "r3 post+2 claimAndCommit+claimAndReveal+2 reveal", total);
     }
 }

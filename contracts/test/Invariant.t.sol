@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
-import {JobAgency} from "../src/JobAgency.sol";
+import {IJobAgency} from "../src/IJobAgency.sol";
 import {TestBase} from "./Vm.sol";
 
 /// Sends ether to a contract without calling it (SELFDESTRUCT in its creation transaction).
@@ -11,7 +11,7 @@ contract ForceSend {
     }
 }
 
-/// Drives JobAgency as requesters and agents would: honest agents (0-2), a liar with random
+/// Drives IJobAgency as requesters and agents would: honest agents (0-2), a liar with random
 /// results (3), a colluding pair with one shared wrong result (4-5), an agent that commits and
 /// never reveals (6), and a copier that replays other agents' commitments (7). It also warps
 /// time, cancels, evicts, expires, settles, withdraws and force-sends ether. Every settlement is
@@ -23,10 +23,10 @@ contract Handler is TestBase {
         uint256 index;
     }
 
-    JobAgency public immutable agency;
+    IJobAgency public immutable agency;
     address[2] public requesters = [address(0xE1), address(0xE2)];
     address[8] public agents;
-    JobAgency.Terms[] internal batches;
+    IJobAgency.Terms[] internal batches;
     Ref[] public jobs;
 
     uint256 public forced;
@@ -35,12 +35,13 @@ contract Handler is TestBase {
     uint256 public copiedReveals;
     mapping(bytes32 => uint256) public terminal;
     mapping(bytes32 => mapping(address => bytes32)) internal salts;
+    mapping(bytes32 => mapping(address => bytes32)) internal committed;
     mapping(string => uint256) public calls;
 
     uint256 private constant SILENT = 6;
     uint256 private constant COPIER = 7;
 
-    constructor(JobAgency a) {
+    constructor(IJobAgency a) {
         agency = a;
         for (uint256 i; i < 8; ++i) {
             agents[i] = address(uint160(0xA0000 + i));
@@ -62,16 +63,16 @@ contract Handler is TestBase {
         return jobs.length;
     }
 
-    function termsOf(uint256 k) public view returns (JobAgency.Terms memory t, uint256 index) {
+    function termsOf(uint256 k) public view returns (IJobAgency.Terms memory t, uint256 index) {
         Ref memory ref = jobs[k];
         return (batches[ref.batch], ref.index);
     }
 
-    function idOf(JobAgency.Terms memory t, uint256 index) internal pure returns (bytes32) {
+    function idOf(IJobAgency.Terms memory t, uint256 index) internal pure returns (bytes32) {
         return bytes32((uint256(keccak256(abi.encode(t))) & ~uint256(0xffffffff)) | index);
     }
 
-    function pick(uint256 seed) internal view returns (JobAgency.Terms memory t, uint256 index, bytes32 id) {
+    function pick(uint256 seed) internal view returns (IJobAgency.Terms memory t, uint256 index, bytes32 id) {
         (t, index) = termsOf(seed % jobs.length);
         id = idOf(t, index);
     }
@@ -131,34 +132,34 @@ contract Handler is TestBase {
     }
 
     /// Records terminal states; a job whose terminal state changes is a violation.
-    function observe(JobAgency.Terms memory t, uint256 index) internal returns (JobAgency.JobView memory v) {
+    function observe(IJobAgency.Terms memory t, uint256 index) internal returns (IJobAgency.JobView memory v) {
         v = agency.jobOf(t, index);
         uint256 s = uint256(v.status);
         uint256 seen = terminal[v.id];
         if (seen != 0 && seen != s) violate("terminal state changed");
-        if (s >= uint256(JobAgency.Status.Accepted) && seen == 0) terminal[v.id] = s;
+        if (s >= uint256(IJobAgency.Status.Accepted) && seen == 0) terminal[v.id] = s;
     }
 
     /// Checks the money a job's settlement moved against docs/protocol.md §3, from the slots
     /// as they stand after it (settled jobs keep their cells and revealed digests).
-    function checkSettlement(JobAgency.Terms memory t, uint256 index, uint256[10] memory before, bool wasTerminal)
+    function checkSettlement(IJobAgency.Terms memory t, uint256 index, uint256[10] memory before, bool wasTerminal)
         internal
     {
-        JobAgency.JobView memory v = observe(t, index);
+        IJobAgency.JobView memory v = observe(t, index);
         int256[10] memory d;
-        if (wasTerminal || uint256(v.status) < uint256(JobAgency.Status.Accepted)) {
+        if (wasTerminal || uint256(v.status) < uint256(IJobAgency.Status.Accepted)) {
             return expectDeltas(before, d, "no settlement");
         }
         uint256 req = actorIndex(t.requester);
         int256 coll = int256(uint256(t.collateral));
         int256 reward = int256(uint256(t.reward));
-        if (v.status == JobAgency.Status.Cancelled) {
+        if (v.status == IJobAgency.Status.Cancelled) {
             d[req] = reward;
-        } else if (v.status == JobAgency.Status.Expired) {
+        } else if (v.status == IJobAgency.Status.Expired) {
             d[req] = reward;
             for (uint256 i; i < v.slots.length; ++i) {
-                if (v.slots[i].phase == JobAgency.Phase.Claimed) d[req] += coll;
-                if (v.slots[i].phase == JobAgency.Phase.Committed) d[actorIndex(v.slots[i].agent)] += coll;
+                if (v.slots[i].phase == IJobAgency.Phase.Claimed) d[req] += coll;
+                if (v.slots[i].phase == IJobAgency.Phase.Committed) d[actorIndex(v.slots[i].agent)] += coll;
             }
         } else if (t.replicas == 1) {
             d[actorIndex(v.slots[0].agent)] = reward + coll;
@@ -168,7 +169,7 @@ contract Handler is TestBase {
         expectDeltas(before, d, "settlement");
     }
 
-    function _modelReplicated(JobAgency.Terms memory t, JobAgency.JobView memory v, int256[10] memory d, uint256 req)
+    function _modelReplicated(IJobAgency.Terms memory t, IJobAgency.JobView memory v, int256[10] memory d, uint256 req)
         internal
     {
         int256 coll = int256(uint256(t.collateral));
@@ -178,12 +179,12 @@ contract Handler is TestBase {
         uint256 held;
         uint256 honestRevealsOfTruth;
         for (uint256 i; i < v.slots.length; ++i) {
-            if (v.slots[i].phase == JobAgency.Phase.Empty) continue;
+            if (v.slots[i].phase == IJobAgency.Phase.Empty) continue;
             ++held;
-            if (v.slots[i].phase != JobAgency.Phase.Revealed) continue;
+            if (v.slots[i].phase != IJobAgency.Phase.Revealed) continue;
             uint256 votes;
             for (uint256 k; k < v.slots.length; ++k) {
-                if (v.slots[k].phase == JobAgency.Phase.Revealed && v.slots[k].sealedResult == v.slots[i].sealedResult) {
+                if (v.slots[k].phase == IJobAgency.Phase.Revealed && v.slots[k].sealedResult == v.slots[i].sealedResult) {
                     ++votes;
                 }
             }
@@ -194,12 +195,12 @@ contract Handler is TestBase {
             uint256 a = actorIndex(v.slots[i].agent);
             if (a < 3 && v.slots[i].sealedResult == truth(v.id)) ++honestRevealsOfTruth;
         }
-        if (v.status == JobAgency.Status.NoConsensus) {
+        if (v.status == IJobAgency.Status.NoConsensus) {
             if (winners != 0) violate("no consensus despite a quorum");
             int256 back = int256(uint256(t.reward));
             for (uint256 i; i < v.slots.length; ++i) {
-                if (v.slots[i].phase == JobAgency.Phase.Revealed) d[actorIndex(v.slots[i].agent)] += coll;
-                else if (v.slots[i].phase != JobAgency.Phase.Empty) back += coll;
+                if (v.slots[i].phase == IJobAgency.Phase.Revealed) d[actorIndex(v.slots[i].agent)] += coll;
+                else if (v.slots[i].phase != IJobAgency.Phase.Empty) back += coll;
             }
             d[req] += back;
             return;
@@ -210,7 +211,7 @@ contract Handler is TestBase {
         int256 share = pot / int256(winners);
         int256 dust = pot - share * int256(winners);
         for (uint256 i; i < v.slots.length; ++i) {
-            if (v.slots[i].phase != JobAgency.Phase.Revealed || v.slots[i].sealedResult != win) continue;
+            if (v.slots[i].phase != IJobAgency.Phase.Revealed || v.slots[i].sealedResult != win) continue;
             d[actorIndex(v.slots[i].agent)] += coll + share + dust;
             dust = 0;
         }
@@ -226,7 +227,7 @@ contract Handler is TestBase {
         for (uint256 i; i < n; ++i) {
             specs[i] = keccak256(abi.encode(batches.length, i));
         }
-        JobAgency.Terms memory t = JobAgency.Terms({
+        IJobAgency.Terms memory t = IJobAgency.Terms({
             requester: requesters[(seed >> 24) % 2],
             salt: uint64(batches.length),
             count: uint32(n),
@@ -251,9 +252,9 @@ contract Handler is TestBase {
 
     function cancel(uint256 seed) external {
         if (jobs.length == 0) return;
-        (JobAgency.Terms memory t, uint256 index,) = pick(seed);
+        (IJobAgency.Terms memory t, uint256 index,) = pick(seed);
         uint256[10] memory before = snapshot();
-        bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+        bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
         vm.prank(t.requester);
         try agency.cancel(t, index) {
             calls["cancel"]++;
@@ -272,22 +273,22 @@ contract Handler is TestBase {
 
     /// The first non-terminal job at or after `seed` (cyclically) that meets `need` and has a
     /// slot in `phase` held by an agent whose bit is set in `wanted`; `found` false if none.
-    function findSlot(uint256 seed, JobAgency.Phase phase, uint256 wanted, Need need)
+    function findSlot(uint256 seed, IJobAgency.Phase phase, uint256 wanted, Need need)
         internal
         view
-        returns (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot)
+        returns (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot)
     {
         uint256 n = jobs.length;
         for (uint256 step; step < n; ++step) {
             k = (seed % n + step) % n;
-            (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+            (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
             v = agency.jobOf(t, index);
-            if (uint256(v.status) >= uint256(JobAgency.Status.Accepted)) continue;
-            if (need == Need.Revealing && v.status != JobAgency.Status.Revealing) continue;
-            if (need == Need.Claimable && (v.status != JobAgency.Status.Open || block.timestamp > t.deadline)) continue;
+            if (uint256(v.status) >= uint256(IJobAgency.Status.Accepted)) continue;
+            if (need == Need.Revealing && v.status != IJobAgency.Status.Revealing) continue;
+            if (need == Need.Claimable && (v.status != IJobAgency.Status.Open || block.timestamp > t.deadline)) continue;
             for (slot = 0; slot < v.slots.length; ++slot) {
                 if (v.slots[slot].phase != phase) continue;
-                if (phase == JobAgency.Phase.Empty) return (true, k, v, slot);
+                if (phase == IJobAgency.Phase.Empty) return (true, k, v, slot);
                 uint256 a = actorIndex(v.slots[slot].agent);
                 if ((wanted >> a) & 1 == 1) return (true, k, v, slot);
             }
@@ -299,9 +300,9 @@ contract Handler is TestBase {
     uint256 private constant REVEALERS = 0x3F; // the silent agent and the copier never reveal
 
     function claim(uint256 seed, uint256 agentSeed) external {
-        (bool found, uint256 k,,) = findSlot(seed, JobAgency.Phase.Empty, ANY, Need.Claimable);
+        (bool found, uint256 k,,) = findSlot(seed, IJobAgency.Phase.Empty, ANY, Need.Claimable);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         vm.prank(agents[agentSeed % 7]);
         try agency.claim(t, index) {
             calls["claim"]++;
@@ -309,10 +310,10 @@ contract Handler is TestBase {
     }
 
     function release(uint256 seed) external {
-        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
-            findSlot(seed, JobAgency.Phase.Claimed, NOT_COPIER, Need.Claimable);
+        (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, IJobAgency.Phase.Claimed, NOT_COPIER, Need.Claimable);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         address a = v.slots[slot].agent;
         uint256[10] memory before = snapshot();
         vm.prank(a);
@@ -326,10 +327,10 @@ contract Handler is TestBase {
 
     /// A slot holder delivers: submit (r = 1) or commit its role's result (r > 1).
     function deliver(uint256 seed) external {
-        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
-            findSlot(seed, JobAgency.Phase.Claimed, NOT_COPIER, Need.Claimable);
+        (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, IJobAgency.Phase.Claimed, NOT_COPIER, Need.Claimable);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         uint256 a = actorIndex(v.slots[slot].agent);
         bytes32 result = resultOf(a, v.id, seed);
         if (t.replicas == 1) {
@@ -339,9 +340,17 @@ contract Handler is TestBase {
                 calls["submit"]++;
             } catch {}
             checkSettlement(t, index, before, false);
+        } else if (v.committed == t.replicas - 1 && (seed >> 128) & 1 == 1) {
+            // The last open slot may deliver in the clear.
+            vm.prank(agents[a]);
+            try agency.revealLast(t, index, slot, result) {
+                salts[v.id][agents[a]] = 0;
+                calls["revealLast"]++;
+            } catch {}
         } else {
             bytes32 salt = keccak256(abi.encode(seed, a, v.id));
             salts[v.id][agents[a]] = salt;
+            committed[v.id][agents[a]] = result;
             bytes32 c = agency.commitmentOf(v.id, agents[a], result, salt);
             vm.prank(agents[a]);
             try agency.commit(t, index, slot, c) {
@@ -352,10 +361,10 @@ contract Handler is TestBase {
 
     /// The copier claims a slot and commits another agent's commitment, copied from the chain.
     function copyCommit(uint256 seed) external {
-        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
-            findSlot(seed, JobAgency.Phase.Committed, NOT_COPIER, Need.Claimable);
+        (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, IJobAgency.Phase.Committed, NOT_COPIER, Need.Claimable);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         bytes32 copied = v.slots[slot].sealedResult;
         vm.startPrank(agents[COPIER]);
         try agency.claim(t, index) returns (uint256 mine) {
@@ -367,14 +376,14 @@ contract Handler is TestBase {
     }
 
     function reveal(uint256 seed) external {
-        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
-            findSlot(seed, JobAgency.Phase.Committed, REVEALERS, Need.Revealing);
+        (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, IJobAgency.Phase.Committed, REVEALERS, Need.Revealing);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         address a = v.slots[slot].agent;
         uint256[10] memory before = snapshot();
         vm.prank(a);
-        try agency.reveal(t, index, slot, resultOf(actorIndex(a), v.id, 0), salts[v.id][a]) {
+        try agency.reveal(t, index, slot, committed[v.id][a], salts[v.id][a]) {
             calls["reveal"]++;
         } catch {}
         checkSettlement(t, index, before, false);
@@ -383,12 +392,12 @@ contract Handler is TestBase {
     /// The copier tries to open its copied commitment with another agent's revealed result and
     /// salt. It must never succeed.
     function copierReveal(uint256 seed) external {
-        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
-            findSlot(seed, JobAgency.Phase.Committed, 1 << COPIER, Need.Revealing);
+        (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, IJobAgency.Phase.Committed, 1 << COPIER, Need.Revealing);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         for (uint256 i; i < v.slots.length; ++i) {
-            if (v.slots[i].phase != JobAgency.Phase.Revealed) continue;
+            if (v.slots[i].phase != IJobAgency.Phase.Revealed) continue;
             vm.prank(agents[COPIER]);
             try agency.reveal(t, index, slot, v.slots[i].sealedResult, salts[v.id][v.slots[i].agent]) {
                 ++copiedReveals;
@@ -400,10 +409,10 @@ contract Handler is TestBase {
     // ------------------------------------------------------------ anyone
 
     function evict(uint256 seed) external {
-        (bool found, uint256 k, JobAgency.JobView memory v, uint256 slot) =
-            findSlot(seed, JobAgency.Phase.Claimed, ANY, Need.Anything);
+        (bool found, uint256 k, IJobAgency.JobView memory v, uint256 slot) =
+            findSlot(seed, IJobAgency.Phase.Claimed, ANY, Need.Anything);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         uint256[10] memory before = snapshot();
         try agency.evict(t, index, slot) {
             calls["evict"]++;
@@ -416,9 +425,9 @@ contract Handler is TestBase {
 
     function expire(uint256 seed) external {
         if (jobs.length == 0) return;
-        (JobAgency.Terms memory t, uint256 index,) = pick(seed);
+        (IJobAgency.Terms memory t, uint256 index,) = pick(seed);
         uint256[10] memory before = snapshot();
-        bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+        bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
         try agency.expire(t, index) {
             calls["expire"]++;
         } catch {}
@@ -426,9 +435,9 @@ contract Handler is TestBase {
     }
 
     function finalize(uint256 seed) external {
-        (bool found, uint256 k,,) = findSlot(seed, JobAgency.Phase.Revealed, ANY, Need.Revealing);
+        (bool found, uint256 k,,) = findSlot(seed, IJobAgency.Phase.Revealed, ANY, Need.Revealing);
         if (!found) return;
-        (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+        (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         uint256[10] memory before = snapshot();
         try agency.finalize(t, index) {
             calls["finalize"]++;
@@ -438,9 +447,9 @@ contract Handler is TestBase {
 
     function settleOne(uint256 seed) external {
         if (jobs.length == 0) return;
-        (JobAgency.Terms memory t, uint256 index,) = pick(seed);
+        (IJobAgency.Terms memory t, uint256 index,) = pick(seed);
         uint256[10] memory before = snapshot();
-        bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+        bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
         uint256[] memory idx = new uint256[](1);
         idx[0] = index;
         try agency.settle(t, idx) returns (uint256 n) {
@@ -486,9 +495,9 @@ contract Handler is TestBase {
     function settleEverything() external {
         vm.warp(block.timestamp + 181 days);
         for (uint256 k; k < jobs.length; ++k) {
-            (JobAgency.Terms memory t, uint256 index) = termsOf(k);
+            (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
             uint256[10] memory before = snapshot();
-            bool was = uint256(agency.jobOf(t, index).status) >= uint256(JobAgency.Status.Accepted);
+            bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
             uint256[] memory idx = new uint256[](1);
             idx[0] = index;
             agency.settle(t, idx);
@@ -499,12 +508,12 @@ contract Handler is TestBase {
 
 /// The market's invariants (docs/protocol.md §1, §3, §8) under random sequences of calls.
 contract InvariantTest is TestBase {
-    JobAgency internal agency;
+    IJobAgency internal agency;
     Handler internal handler;
 
     function setUp() public {
         vm.warp(1_800_000_000);
-        agency = new JobAgency();
+        agency = IJobAgency(payable(deployAgency()));
         handler = new Handler(agency);
     }
 
@@ -573,9 +582,9 @@ contract InvariantTest is TestBase {
     function afterInvariant() public {
         handler.settleEverything();
         for (uint256 k; k < handler.jobCount(); ++k) {
-            (JobAgency.Terms memory t, uint256 index) = handler.termsOf(k);
+            (IJobAgency.Terms memory t, uint256 index) = handler.termsOf(k);
             uint256 s = uint256(agency.jobOf(t, index).status);
-            assertTrue(s >= uint256(JobAgency.Status.Accepted), "job left non-terminal");
+            assertTrue(s >= uint256(IJobAgency.Status.Accepted), "job left non-terminal");
         }
         if (handler.violations() != 0) fail(handler.firstViolation());
         uint256 total;
@@ -592,12 +601,12 @@ contract InvariantTest is TestBase {
             total += handler.balanceOf(all[i]);
         }
         for (uint256 k; k < handler.jobCount(); ++k) {
-            (JobAgency.Terms memory t, uint256 index) = handler.termsOf(k);
-            JobAgency.JobView memory v = agency.jobOf(t, index);
-            if (uint256(v.status) >= uint256(JobAgency.Status.Accepted)) continue;
+            (IJobAgency.Terms memory t, uint256 index) = handler.termsOf(k);
+            IJobAgency.JobView memory v = agency.jobOf(t, index);
+            if (uint256(v.status) >= uint256(IJobAgency.Status.Accepted)) continue;
             total += t.reward;
             for (uint256 i; i < v.slots.length; ++i) {
-                if (v.slots[i].phase != JobAgency.Phase.Empty) total += t.collateral;
+                if (v.slots[i].phase != IJobAgency.Phase.Empty) total += t.collateral;
             }
         }
     }

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.37;
 
-import {JobAgency} from "../src/JobAgency.sol";
+import {IJobAgency} from "../src/IJobAgency.sol";
 import {Fixture} from "./Fixture.sol";
 
 /// One test per transition and per revert of docs/protocol.md §2.
 contract PostTest is Fixture {
     function test_post_escrowsRewardAndOpensJobs() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(5, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(5, 1, 1);
         uint256 before = address(agency).balance;
         vm.recordLogs();
         bytes32 batch = post(t, specs);
@@ -15,33 +15,33 @@ contract PostTest is Fixture {
         assertEq(batch, agency.batchIdOf(t), "batch id");
         assertEq(uint256(batch) & 0xffffffff, 0, "low bits clear");
         for (uint256 i; i < 5; ++i) {
-            JobAgency.JobView memory v = agency.jobOf(t, i);
-            assertEq(uint256(v.status), uint256(JobAgency.Status.Open), "open");
+            IJobAgency.JobView memory v = agency.jobOf(t, i);
+            assertEq(uint256(v.status), uint256(IJobAgency.Status.Open), "open");
             assertEq(v.id, bytes32(uint256(batch) | i), "job id");
         }
-        vm.expectRevert(err(JobAgency.UnknownJob.selector, bytes32(uint256(batch) | 5)));
+        vm.expectRevert(err(IJobAgency.UnknownJob.selector, bytes32(uint256(batch) | 5)));
         agency.jobOf(t, 5);
-        assertEq(vm.getRecordedLogs()[0].topics[0], JobAgency.JobsPosted.selector, "event");
+        assertEq(vm.getRecordedLogs()[0].topics[0], IJobAgency.JobsPosted.selector, "event");
     }
 
     function test_post_replicatedBatch() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(3, 5, 3);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(3, 5, 3);
         post(t, specs);
         for (uint256 i; i < 3; ++i) {
-            assertEq(uint256(statusOf(t, i)), uint256(JobAgency.Status.Open), "open");
+            assertEq(uint256(statusOf(t, i)), uint256(IJobAgency.Status.Open), "open");
             assertEq(agency.jobOf(t, i).slots.length, 5, "slots");
         }
     }
 
     function test_post_revertsNotRequester() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         vm.deal(agents[0], 1 ether);
         vm.prank(agents[0]);
-        vm.expectRevert(JobAgency.NotRequester.selector);
+        vm.expectRevert(IJobAgency.NotRequester.selector);
         agency.post{value: REWARD}(t, specs);
     }
 
-    function expectPostRevert(JobAgency.Terms memory t, bytes32[] memory specs, uint256 value, bytes memory e)
+    function expectPostRevert(IJobAgency.Terms memory t, bytes32[] memory specs, uint256 value, bytes memory e)
         internal
     {
         vm.prank(t.requester);
@@ -50,8 +50,8 @@ contract PostTest is Fixture {
     }
 
     function test_post_revertsBadBatch() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
-        bytes memory e = abi.encodeWithSelector(JobAgency.BadBatch.selector);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
+        bytes memory e = abi.encodeWithSelector(IJobAgency.BadBatch.selector);
         bytes32[] memory one = new bytes32[](1);
         one[0] = specs[0];
         expectPostRevert(t, one, 2 * REWARD, e); // length mismatch
@@ -64,32 +64,32 @@ contract PostTest is Fixture {
     }
 
     function test_post_revertsBadSpec() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(3, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(3, 1, 1);
         specs[2] = 0;
         t.specs = keccak256(abi.encodePacked(specs));
-        expectPostRevert(t, specs, 3 * REWARD, abi.encodeWithSelector(JobAgency.BadSpec.selector, 2));
+        expectPostRevert(t, specs, 3 * REWARD, abi.encodeWithSelector(IJobAgency.BadSpec.selector, 2));
     }
 
     function test_post_revertsZeroReward() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         t.reward = 0;
-        expectPostRevert(t, specs, 0, abi.encodeWithSelector(JobAgency.ZeroReward.selector));
+        expectPostRevert(t, specs, 0, abi.encodeWithSelector(IJobAgency.ZeroReward.selector));
     }
 
     function test_post_revertsBadReplicas() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 0, 1);
-        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadReplicas.selector, 0));
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 0, 1);
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(IJobAgency.BadReplicas.selector, 0));
         t.replicas = 16;
         t.quorum = 9;
-        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadReplicas.selector, 16));
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(IJobAgency.BadReplicas.selector, 16));
     }
 
     function test_post_revertsBadQuorum() public {
         uint8[2][5] memory bad = [[1, 2], [1, 0], [3, 1], [3, 4], [4, 2]];
         for (uint256 i; i < bad.length; ++i) {
-            (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, bad[i][0], bad[i][1]);
+            (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, bad[i][0], bad[i][1]);
             expectPostRevert(
-                t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadQuorum.selector, bad[i][1], bad[i][0])
+                t, specs, REWARD, abi.encodeWithSelector(IJobAgency.BadQuorum.selector, bad[i][1], bad[i][0])
             );
         }
         // The boundaries that pass: a strict majority up to r.
@@ -99,20 +99,20 @@ contract PostTest is Fixture {
     }
 
     function test_post_revertsBadDeadline() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         uint40[3] memory bad =
             [uint40(block.timestamp), uint40(block.timestamp - 1), uint40(block.timestamp + 90 days + 1)];
         for (uint256 i; i < bad.length; ++i) {
             t.deadline = bad[i];
-            expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BadDeadline.selector, bad[i]));
+            expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(IJobAgency.BadDeadline.selector, bad[i]));
         }
         t.deadline = uint40(block.timestamp + 90 days);
         post(t, specs);
     }
 
     function test_post_revertsBadWindow() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 3, 2);
-        bytes memory e = abi.encodeWithSelector(JobAgency.BadWindow.selector);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 3, 2);
+        bytes memory e = abi.encodeWithSelector(IJobAgency.BadWindow.selector);
         t.deliveryWindow = 59;
         expectPostRevert(t, specs, REWARD, e);
         t.deliveryWindow = 90 days + 1;
@@ -129,25 +129,25 @@ contract PostTest is Fixture {
     }
 
     function test_post_revertsWrongValue() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
         expectPostRevert(
-            t, specs, REWARD, abi.encodeWithSelector(JobAgency.WrongValue.selector, 2 * REWARD, REWARD)
+            t, specs, REWARD, abi.encodeWithSelector(IJobAgency.WrongValue.selector, 2 * REWARD, REWARD)
         );
         expectPostRevert(
-            t, specs, 3 * REWARD, abi.encodeWithSelector(JobAgency.WrongValue.selector, 2 * REWARD, 3 * REWARD)
+            t, specs, 3 * REWARD, abi.encodeWithSelector(IJobAgency.WrongValue.selector, 2 * REWARD, 3 * REWARD)
         );
     }
 
     function test_post_revertsBatchExists() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         bytes32 batch = post(t, specs);
-        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(JobAgency.BatchExists.selector, batch));
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(IJobAgency.BatchExists.selector, batch));
     }
 
     function test_anyCall_revertsUnknownJob() public {
-        (JobAgency.Terms memory t,) = termsOf(1, 3, 2); // never posted
+        (IJobAgency.Terms memory t,) = termsOf(1, 3, 2); // never posted
         bytes32 id = jobId(t, 0);
-        bytes memory e = err(JobAgency.UnknownJob.selector, id);
+        bytes memory e = err(IJobAgency.UnknownJob.selector, id);
         vm.startPrank(agents[0]);
         vm.expectRevert(e);
         agency.claim(t, 0);
@@ -176,8 +176,8 @@ contract PostTest is Fixture {
         agency.settle(t, idx);
 
         // A posted batch, but an index past its count.
-        JobAgency.Terms memory p = postOne(1, 1);
-        e = err(JobAgency.UnknownJob.selector, jobId(p, 1));
+        IJobAgency.Terms memory p = postOne(1, 1);
+        e = err(IJobAgency.UnknownJob.selector, jobId(p, 1));
         vm.startPrank(agents[0]);
         vm.expectRevert(e);
         agency.claim(p, 1);
@@ -191,10 +191,10 @@ contract PostTest is Fixture {
 
 contract CancelTest is Fixture {
     function test_cancel_refundsRequester() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         vm.prank(requester);
         agency.cancel(t, 0);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Cancelled), "cancelled");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Cancelled), "cancelled");
         assertEq(balanceOf(requester), REWARD, "refund credited");
         vm.prank(requester);
         agency.withdraw(REWARD);
@@ -202,7 +202,7 @@ contract CancelTest is Fixture {
     }
 
     function test_cancel_afterEvictionLeavesNoHolder() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         claimAs(agents[0], t, 0);
         vm.warp(block.timestamp + DELIVERY + 1);
         agency.evict(t, 0, 0);
@@ -212,27 +212,27 @@ contract CancelTest is Fixture {
     }
 
     function test_cancel_reverts() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         vm.prank(agents[0]);
-        vm.expectRevert(JobAgency.NotRequester.selector);
+        vm.expectRevert(IJobAgency.NotRequester.selector);
         agency.cancel(t, 0);
 
         claimAs(agents[0], t, 0);
         vm.prank(requester);
-        vm.expectRevert(err(JobAgency.JobClaimed.selector, jobId(t, 0)));
+        vm.expectRevert(err(IJobAgency.JobClaimed.selector, jobId(t, 0)));
         agency.cancel(t, 0);
 
-        JobAgency.Terms memory r3 = postOne(3, 2);
+        IJobAgency.Terms memory r3 = postOne(3, 2);
         claimAs(agents[0], r3, 0);
         vm.prank(requester);
-        vm.expectRevert(err(JobAgency.JobClaimed.selector, jobId(r3, 0)));
+        vm.expectRevert(err(IJobAgency.JobClaimed.selector, jobId(r3, 0)));
         agency.cancel(r3, 0);
 
-        JobAgency.Terms memory once = postOne(1, 1);
+        IJobAgency.Terms memory once = postOne(1, 1);
         vm.startPrank(requester);
         agency.cancel(once, 0);
         vm.expectRevert(
-            abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(once, 0), JobAgency.Status.Cancelled)
+            abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(once, 0), IJobAgency.Status.Cancelled)
         );
         agency.cancel(once, 0);
         vm.stopPrank();
@@ -260,23 +260,23 @@ contract BalanceTest is Fixture {
     function test_balance_reverts() public {
         address a = agents[0];
         vm.startPrank(a);
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.InsufficientBalance.selector, STAKE + 1, STAKE));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.InsufficientBalance.selector, STAKE + 1, STAKE));
         agency.withdraw(STAKE + 1);
-        vm.expectRevert(JobAgency.ZeroAmount.selector);
+        vm.expectRevert(IJobAgency.ZeroAmount.selector);
         agency.withdraw(0);
-        vm.expectRevert(JobAgency.ZeroAmount.selector);
+        vm.expectRevert(IJobAgency.ZeroAmount.selector);
         agency.deposit{value: 0}();
         vm.stopPrank();
         assertEq(balanceOf(a), STAKE, "untouched");
     }
 
     function test_withdraw_cannotTakeLockedCollateral() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         address a = agents[0];
         claimAs(a, t, 0);
         vm.prank(a);
         vm.expectRevert(
-            abi.encodeWithSelector(JobAgency.InsufficientBalance.selector, STAKE, STAKE - COLLATERAL)
+            abi.encodeWithSelector(IJobAgency.InsufficientBalance.selector, STAKE, STAKE - COLLATERAL)
         );
         agency.withdraw(STAKE);
     }
@@ -284,57 +284,57 @@ contract BalanceTest is Fixture {
 
 contract ClaimTest is Fixture {
     function test_claim_locksCollateral() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         vm.expectEmit(true, true, false, true, address(agency));
-        emit JobAgency.Claimed(jobId(t, 0), agents[0], 0, block.timestamp + DELIVERY);
+        emit IJobAgency.Claimed(jobId(t, 0), agents[0], 0, block.timestamp + DELIVERY);
         uint256 slot = claimAs(agents[0], t, 0);
         assertEq(slot, 0, "first slot");
         assertEq(claimAs(agents[1], t, 0), 1, "second slot");
         assertEq(balanceOf(agents[0]), STAKE - COLLATERAL, "locked");
-        JobAgency.JobView memory v = agency.jobOf(t, 0);
+        IJobAgency.JobView memory v = agency.jobOf(t, 0);
         assertEq(v.held, 2, "held");
         assertEq(v.slots[1].agent, agents[1], "holder");
-        assertEq(uint256(v.slots[1].phase), uint256(JobAgency.Phase.Claimed), "phase");
+        assertEq(uint256(v.slots[1].phase), uint256(IJobAgency.Phase.Claimed), "phase");
         assertEq(v.slots[1].deadline, block.timestamp + DELIVERY, "slot deadline");
         (, uint256 number,,,) = agency.accountOf(agents[1]);
         assertEq(agency.agentAt(number), agents[1], "agent number");
     }
 
     function test_claim_slotDeadlineCappedByJobDeadline() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         vm.warp(t.deadline - 30);
         claimAs(agents[0], t, 0);
         assertEq(agency.jobOf(t, 0).slots[0].deadline, t.deadline, "capped");
     }
 
     function test_claim_reverts() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         claimAs(agents[0], t, 0);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.AlreadyClaimed.selector, id, 0));
+        vm.expectRevert(err(IJobAgency.AlreadyClaimed.selector, id, 0));
         agency.claim(t, 0);
 
         claimAs(agents[1], t, 0);
         claimAs(agents[2], t, 0);
         vm.prank(agents[3]);
-        vm.expectRevert(err(JobAgency.NoFreeSlot.selector, id));
+        vm.expectRevert(err(IJobAgency.NoFreeSlot.selector, id));
         agency.claim(t, 0);
 
-        JobAgency.Terms memory late = postOne(1, 1);
+        IJobAgency.Terms memory late = postOne(1, 1);
         vm.warp(late.deadline + 1);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.ClaimsClosed.selector, jobId(late, 0)));
+        vm.expectRevert(err(IJobAgency.ClaimsClosed.selector, jobId(late, 0)));
         agency.claim(late, 0);
     }
 
     function test_claim_revertsInsufficientStake() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         address poor = address(0x9009);
         vm.deal(poor, 1 ether);
         vm.startPrank(poor);
         agency.deposit{value: COLLATERAL - 1}();
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.InsufficientStake.selector, COLLATERAL, COLLATERAL - 1));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.InsufficientStake.selector, COLLATERAL, COLLATERAL - 1));
         agency.claim(t, 0);
         agency.deposit{value: 1}();
         agency.claim(t, 0);
@@ -343,39 +343,39 @@ contract ClaimTest is Fixture {
     }
 
     function test_claim_revertsOnEndedOrRevealingJob() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         vm.prank(agents[0]);
         agency.claimAndSubmit(t, 0, keccak256("r"));
         vm.prank(agents[1]);
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(t, 0), JobAgency.Status.Accepted));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(t, 0), IJobAgency.Status.Accepted));
         agency.claim(t, 0);
 
-        JobAgency.Terms memory r2 = postOne(2, 2);
+        IJobAgency.Terms memory r2 = postOne(2, 2);
         bytes32 res = keccak256("r");
         for (uint256 i; i < 2; ++i) {
             commitAs(agents[i], r2, 0, claimAs(agents[i], r2, 0), res);
         }
         vm.prank(agents[2]);
-        vm.expectRevert(err(JobAgency.CommitsClosed.selector, jobId(r2, 0)));
+        vm.expectRevert(err(IJobAgency.CommitsClosed.selector, jobId(r2, 0)));
         agency.claim(r2, 0);
     }
 
     function test_claim_minimumReputation() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
         t.minReputation = 1;
         post(t, specs);
         vm.prank(agents[0]);
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.ReputationTooLow.selector, int256(0), 1));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.ReputationTooLow.selector, int256(0), 1));
         agency.claim(t, 0);
         // One accepted job gives a score of 1.
-        JobAgency.Terms memory easy = postOne(1, 1);
+        IJobAgency.Terms memory easy = postOne(1, 1);
         vm.prank(agents[0]);
         agency.claimAndSubmit(easy, 0, keccak256("r"));
         claimAs(agents[0], t, 0);
     }
 
     function test_claimMany_oneSlotEach() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(6, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(6, 1, 1);
         post(t, specs);
         uint256[] memory idx = new uint256[](6);
         for (uint256 i; i < 6; ++i) {
@@ -391,17 +391,17 @@ contract ClaimTest is Fixture {
         (uint256 accepted,,) = counters(agents[0]);
         assertEq(accepted, 6, "six accepted");
         for (uint256 i; i < 6; ++i) {
-            assertEq(uint256(statusOf(t, i)), uint256(JobAgency.Status.Accepted), "accepted");
+            assertEq(uint256(statusOf(t, i)), uint256(IJobAgency.Status.Accepted), "accepted");
         }
         vm.prank(agents[0]);
-        vm.expectRevert(JobAgency.LengthMismatch.selector);
+        vm.expectRevert(IJobAgency.LengthMismatch.selector);
         agency.submitMany(t, idx, new bytes32[](5));
     }
 }
 
 contract ReleaseEvictTest is Fixture {
     function test_release_returnsCollateralCountsMiss() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         uint256 slot = claimAs(agents[0], t, 0);
         vm.prank(agents[0]);
         agency.release(t, 0, slot);
@@ -413,24 +413,24 @@ contract ReleaseEvictTest is Fixture {
     }
 
     function test_release_reverts() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         claimAs(agents[0], t, 0);
         vm.prank(agents[1]);
-        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, jobId(t, 0), 0));
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, jobId(t, 0), 0));
         agency.release(t, 0, 0);
         vm.warp(block.timestamp + DELIVERY + 1);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.SlotLapsed.selector, jobId(t, 0), 0));
+        vm.expectRevert(err(IJobAgency.SlotLapsed.selector, jobId(t, 0), 0));
         agency.release(t, 0, 0);
     }
 
     function test_evict_slashesToRequesterAndReopens() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         claimAs(agents[0], t, 0);
         uint256 slot = claimAs(agents[1], t, 0);
         vm.warp(block.timestamp + DELIVERY + 1);
         vm.expectEmit(true, true, false, true, address(agency));
-        emit JobAgency.Slashed(jobId(t, 0), agents[1], COLLATERAL, 0);
+        emit IJobAgency.Slashed(jobId(t, 0), agents[1], COLLATERAL, 0);
         agency.evict(t, 0, slot);
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "slashed");
         assertEq(balanceOf(requester), COLLATERAL, "to requester");
@@ -440,74 +440,74 @@ contract ReleaseEvictTest is Fixture {
     }
 
     function test_evict_reverts() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         uint256 slot = claimAs(agents[0], t, 0);
-        vm.expectRevert(err(JobAgency.TooEarly.selector, id, block.timestamp + DELIVERY));
+        vm.expectRevert(err(IJobAgency.TooEarly.selector, id, block.timestamp + DELIVERY));
         agency.evict(t, 0, slot);
-        vm.expectRevert(err(JobAgency.NotEvictable.selector, id, 1));
+        vm.expectRevert(err(IJobAgency.NotEvictable.selector, id, 1));
         agency.evict(t, 0, 1); // empty
-        vm.expectRevert(err(JobAgency.NotEvictable.selector, id, 3));
+        vm.expectRevert(err(IJobAgency.NotEvictable.selector, id, 3));
         agency.evict(t, 0, 3); // out of range
         commitAs(agents[0], t, 0, slot, keccak256("r"));
         vm.warp(block.timestamp + DELIVERY + 1);
-        vm.expectRevert(err(JobAgency.NotEvictable.selector, id, slot));
+        vm.expectRevert(err(IJobAgency.NotEvictable.selector, id, slot));
         agency.evict(t, 0, slot); // delivered
 
-        JobAgency.Terms memory done = postOne(1, 1);
+        IJobAgency.Terms memory done = postOne(1, 1);
         vm.prank(agents[0]);
         agency.claimAndSubmit(done, 0, keccak256("r"));
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(done, 0), JobAgency.Status.Accepted));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(done, 0), IJobAgency.Status.Accepted));
         agency.evict(done, 0, 0);
     }
 }
 
 contract SubmitTest is Fixture {
     function test_submit_paysAgent() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         claimAs(agents[0], t, 0);
         bytes32 result = keccak256("envelope");
         vm.expectEmit(true, false, false, true, address(agency));
-        emit JobAgency.Accepted(jobId(t, 0), result, 1);
+        emit IJobAgency.Accepted(jobId(t, 0), result, 1);
         vm.prank(agents[0]);
         agency.submit(t, 0, 0, result);
         assertEq(balanceOf(agents[0]), STAKE + REWARD, "reward and collateral");
         (uint256 accepted,,) = counters(agents[0]);
         assertEq(accepted, 1, "accepted");
-        JobAgency.JobView memory v = agency.jobOf(t, 0);
-        assertEq(uint256(v.status), uint256(JobAgency.Status.Accepted), "status");
+        IJobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(IJobAgency.Status.Accepted), "status");
         assertEq(v.slots[0].agent, agents[0], "winner kept");
     }
 
     function test_submit_reverts() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         bytes32 id = jobId(t, 0);
         bytes32 res = keccak256("r");
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 0));
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, id, 0));
         agency.submit(t, 0, 0, res); // nobody claimed
         claimAs(agents[0], t, 0);
         vm.prank(agents[1]);
-        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 0));
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, id, 0));
         agency.submit(t, 0, 0, res);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 1));
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, id, 1));
         agency.submit(t, 0, 1, res);
         vm.warp(block.timestamp + DELIVERY + 1);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.SlotLapsed.selector, id, 0));
+        vm.expectRevert(err(IJobAgency.SlotLapsed.selector, id, 0));
         agency.submit(t, 0, 0, res);
 
-        JobAgency.Terms memory r3 = postOne(3, 2);
+        IJobAgency.Terms memory r3 = postOne(3, 2);
         claimAs(agents[0], r3, 0);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(r3, 0)));
+        vm.expectRevert(err(IJobAgency.WrongMode.selector, jobId(r3, 0)));
         agency.submit(r3, 0, 0, res);
 
-        JobAgency.Terms memory twice = postOne(1, 1);
+        IJobAgency.Terms memory twice = postOne(1, 1);
         vm.startPrank(agents[0]);
         agency.claimAndSubmit(twice, 0, res);
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(twice, 0), JobAgency.Status.Accepted));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(twice, 0), IJobAgency.Status.Accepted));
         agency.submit(twice, 0, 0, res);
         vm.stopPrank();
     }
@@ -518,71 +518,71 @@ contract CommitRevealTest is Fixture {
     bytes32 internal constant BAD = keccak256("bad");
 
     function test_commit_lastCommitOpensReveals() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         for (uint256 i; i < 2; ++i) {
             commitAs(agents[i], t, 0, claimAs(agents[i], t, 0), GOOD);
         }
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Open), "still open");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Open), "still open");
         uint256 slot = claimAs(agents[2], t, 0);
         vm.warp(block.timestamp + 7);
         vm.expectEmit(true, false, false, true, address(agency));
-        emit JobAgency.RevealsOpened(id, block.timestamp + REVEAL);
+        emit IJobAgency.RevealsOpened(id, block.timestamp + REVEAL);
         commitAs(agents[2], t, 0, slot, GOOD);
-        JobAgency.JobView memory v = agency.jobOf(t, 0);
-        assertEq(uint256(v.status), uint256(JobAgency.Status.Revealing), "revealing");
+        IJobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(IJobAgency.Status.Revealing), "revealing");
         assertEq(v.revealEnd, block.timestamp + REVEAL, "reveal end");
         assertEq(v.committed, 3, "commits");
     }
 
     function test_commit_reverts() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         uint256 slot = claimAs(agents[0], t, 0);
         vm.prank(agents[1]);
-        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, slot));
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, id, slot));
         agency.commit(t, 0, slot, GOOD);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.NotSlotHolder.selector, id, 3));
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, id, 3));
         agency.commit(t, 0, 3, GOOD);
         vm.warp(block.timestamp + DELIVERY + 1);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.SlotLapsed.selector, id, slot));
+        vm.expectRevert(err(IJobAgency.SlotLapsed.selector, id, slot));
         agency.commit(t, 0, slot, GOOD);
 
         // Commits close at the deadline ...
-        JobAgency.Terms memory late = postOne(3, 2);
+        IJobAgency.Terms memory late = postOne(3, 2);
         slot = claimAs(agents[0], late, 0);
         vm.warp(late.deadline + 1);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.CommitsClosed.selector, jobId(late, 0)));
+        vm.expectRevert(err(IJobAgency.CommitsClosed.selector, jobId(late, 0)));
         agency.commit(late, 0, slot, GOOD);
 
         // ... and when all r are in.
-        JobAgency.Terms memory full = postOne(2, 2);
+        IJobAgency.Terms memory full = postOne(2, 2);
         commitAs(agents[0], full, 0, claimAs(agents[0], full, 0), GOOD);
         commitAs(agents[1], full, 0, claimAs(agents[1], full, 0), GOOD);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.CommitsClosed.selector, jobId(full, 0)));
+        vm.expectRevert(err(IJobAgency.CommitsClosed.selector, jobId(full, 0)));
         agency.commit(full, 0, 0, GOOD);
 
-        JobAgency.Terms memory one = postOne(1, 1);
+        IJobAgency.Terms memory one = postOne(1, 1);
         claimAs(agents[0], one, 0);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(one, 0)));
+        vm.expectRevert(err(IJobAgency.WrongMode.selector, jobId(one, 0)));
         agency.commit(one, 0, 0, GOOD);
     }
 
     function test_reveal_allAgreeFinalizesOnLastReveal() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         claimAndCommitAll(t, 0, results3(GOOD, GOOD, GOOD));
         revealAs(agents[0], t, 0, 0, GOOD);
         revealAs(agents[1], t, 0, 1, GOOD);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Revealing), "waiting");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Revealing), "waiting");
         vm.expectEmit(true, false, false, true, address(agency));
-        emit JobAgency.Accepted(jobId(t, 0), GOOD, 3);
+        emit IJobAgency.Accepted(jobId(t, 0), GOOD, 3);
         revealAs(agents[2], t, 0, 2, GOOD);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         uint256 share = REWARD / 3;
         assertEq(balanceOf(agents[0]), STAKE + share + (REWARD - 3 * share), "first winner takes the dust");
         assertEq(balanceOf(agents[1]), STAKE + share, "share");
@@ -591,12 +591,12 @@ contract CommitRevealTest is Fixture {
     }
 
     function test_reveal_liarSlashedToWinners() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         claimAndCommitAll(t, 0, results3(GOOD, BAD, GOOD));
         revealAs(agents[0], t, 0, 0, GOOD);
         revealAs(agents[1], t, 0, 1, BAD);
         revealAs(agents[2], t, 0, 2, GOOD);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
         assertEq(balanceOf(agents[0]), STAKE + share, "winner");
         assertEq(balanceOf(agents[2]), STAKE + share, "winner");
@@ -606,12 +606,12 @@ contract CommitRevealTest is Fixture {
     }
 
     function test_reveal_noConsensusRefundsRequester() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         claimAndCommitAll(t, 0, results3(GOOD, BAD, keccak256("other")));
         revealAs(agents[0], t, 0, 0, GOOD);
         revealAs(agents[1], t, 0, 1, BAD);
         vm.expectEmit(true, false, false, false, address(agency));
-        emit JobAgency.NoConsensus(jobId(t, 0));
+        emit IJobAgency.NoConsensus(jobId(t, 0));
         revealAs(agents[2], t, 0, 2, keccak256("other"));
         assertEq(balanceOf(requester), REWARD, "refund");
         for (uint256 i; i < 3; ++i) {
@@ -620,12 +620,12 @@ contract CommitRevealTest is Fixture {
     }
 
     function test_reveal_reverts() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         uint256 s0 = claimAs(agents[0], t, 0);
         commitAs(agents[0], t, 0, s0, GOOD);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.RevealsNotOpen.selector, id));
+        vm.expectRevert(err(IJobAgency.RevealsNotOpen.selector, id));
         agency.reveal(t, 0, s0, GOOD, saltOf(agents[0], 0));
         uint256 s1 = claimAs(agents[1], t, 0);
         uint256 s2 = claimAs(agents[2], t, 0);
@@ -633,33 +633,33 @@ contract CommitRevealTest is Fixture {
         // agents[1] never commits; the deadline opens reveals with 2 commits >= quorum.
         vm.warp(t.deadline + 1);
         vm.prank(agents[1]);
-        vm.expectRevert(err(JobAgency.NotCommitted.selector, id, s1));
+        vm.expectRevert(err(IJobAgency.NotCommitted.selector, id, s1));
         agency.reveal(t, 0, s1, GOOD, bytes32(0)); // reveal without a commit
         vm.prank(agents[3]);
-        vm.expectRevert(err(JobAgency.NotCommitted.selector, id, s0));
+        vm.expectRevert(err(IJobAgency.NotCommitted.selector, id, s0));
         agency.reveal(t, 0, s0, GOOD, saltOf(agents[0], 0)); // someone else's slot
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.BadReveal.selector, id, s0));
+        vm.expectRevert(err(IJobAgency.BadReveal.selector, id, s0));
         agency.reveal(t, 0, s0, GOOD, keccak256("wrong salt"));
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.BadReveal.selector, id, s0));
+        vm.expectRevert(err(IJobAgency.BadReveal.selector, id, s0));
         agency.reveal(t, 0, s0, BAD, saltOf(agents[0], 0)); // another result
         revealAs(agents[0], t, 0, s0, GOOD);
         vm.prank(agents[0]);
-        vm.expectRevert(err(JobAgency.AlreadyRevealed.selector, id, s0));
+        vm.expectRevert(err(IJobAgency.AlreadyRevealed.selector, id, s0));
         agency.reveal(t, 0, s0, GOOD, saltOf(agents[0], 0));
         vm.warp(uint256(t.deadline) + REVEAL + 1);
         vm.prank(agents[2]);
-        vm.expectRevert(err(JobAgency.RevealClosed.selector, id, uint256(t.deadline) + REVEAL));
+        vm.expectRevert(err(IJobAgency.RevealClosed.selector, id, uint256(t.deadline) + REVEAL));
         agency.reveal(t, 0, s2, GOOD, saltOf(agents[2], 0));
 
-        JobAgency.Terms memory one = postOne(1, 1);
-        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(one, 0)));
+        IJobAgency.Terms memory one = postOne(1, 1);
+        vm.expectRevert(err(IJobAgency.WrongMode.selector, jobId(one, 0)));
         agency.reveal(one, 0, 0, GOOD, bytes32(0));
     }
 
     function test_reveal_copiedCommitmentNeverReveals() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         uint256 s0 = claimAs(agents[0], t, 0);
         bytes32 honest = agency.commitmentOf(id, agents[0], GOOD, saltOf(agents[0], 0));
@@ -671,7 +671,7 @@ contract CommitRevealTest is Fixture {
         commitAs(agents[2], t, 0, claimAs(agents[2], t, 0), GOOD);
         revealAs(agents[0], t, 0, s0, GOOD); // the salt is now public too
         vm.prank(agents[1]);
-        vm.expectRevert(err(JobAgency.BadReveal.selector, id, s1));
+        vm.expectRevert(err(IJobAgency.BadReveal.selector, id, s1));
         agency.reveal(t, 0, s1, GOOD, saltOf(agents[0], 0));
         revealAs(agents[2], t, 0, 2, GOOD);
         vm.warp(block.timestamp + REVEAL + 1);
@@ -682,55 +682,119 @@ contract CommitRevealTest is Fixture {
     }
 
     function test_finalize_afterRevealWindowSlashesSilentAgent() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         claimAndCommitAll(t, 0, results3(GOOD, GOOD, GOOD));
         revealAs(agents[0], t, 0, 0, GOOD);
         revealAs(agents[1], t, 0, 1, GOOD);
         uint256 end = agency.jobOf(t, 0).revealEnd;
-        vm.expectRevert(err(JobAgency.TooEarly.selector, jobId(t, 0), end));
+        vm.expectRevert(err(IJobAgency.TooEarly.selector, jobId(t, 0), end));
         agency.finalize(t, 0);
         vm.warp(end + 1);
         agency.finalize(t, 0);
         uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
         assertEq(balanceOf(agents[0]), STAKE + share, "winner");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "silent slashed");
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(t, 0), JobAgency.Status.Accepted));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(t, 0), IJobAgency.Status.Accepted));
         agency.finalize(t, 0); // a second finalize
     }
 
     function test_finalize_deadlineOpenedRevealsSlashNonCommitter() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), GOOD);
         commitAs(agents[1], t, 0, claimAs(agents[1], t, 0), GOOD);
         claimAs(agents[2], t, 0); // never commits
-        vm.expectRevert(err(JobAgency.RevealsNotOpen.selector, jobId(t, 0)));
+        vm.expectRevert(err(IJobAgency.RevealsNotOpen.selector, jobId(t, 0)));
         agency.finalize(t, 0);
         vm.warp(t.deadline + 1);
-        JobAgency.JobView memory v = agency.jobOf(t, 0);
-        assertEq(uint256(v.status), uint256(JobAgency.Status.Revealing), "lazily revealing");
+        IJobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(IJobAgency.Status.Revealing), "lazily revealing");
         assertEq(v.revealEnd, uint256(t.deadline) + REVEAL, "reveal end");
         revealAs(agents[0], t, 0, 0, GOOD);
         revealAs(agents[1], t, 0, 1, GOOD); // every committer revealed: finalizes now
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "non-committer slashed");
         uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
         assertEq(balanceOf(agents[1]), STAKE + share, "winner");
     }
 
     function test_finalize_nobodyRevealsIsNoConsensus() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         claimAndCommitAll(t, 0, results3(GOOD, GOOD, GOOD));
         vm.warp(block.timestamp + REVEAL + 1);
         agency.finalize(t, 0);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.NoConsensus), "no consensus");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.NoConsensus), "no consensus");
         assertEq(balanceOf(requester), REWARD + 3 * uint256(COLLATERAL), "refund and slashes");
-        JobAgency.Terms memory one = postOne(1, 1);
-        vm.expectRevert(err(JobAgency.WrongMode.selector, jobId(one, 0)));
+        IJobAgency.Terms memory one = postOne(1, 1);
+        vm.expectRevert(err(IJobAgency.WrongMode.selector, jobId(one, 0)));
         agency.finalize(one, 0);
     }
 
+    function test_revealLast_deliversTheLastSlotInTheClear() public {
+        IJobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), GOOD);
+        uint256 s1 = claimAs(agents[1], t, 0);
+        uint256 s2 = claimAs(agents[2], t, 0);
+        vm.prank(agents[2]);
+        vm.expectRevert(err(IJobAgency.NotLast.selector, id));
+        agency.revealLast(t, 0, s2, GOOD); // agents[1] has not committed yet
+        commitAs(agents[1], t, 0, s1, BAD);
+        vm.expectEmit(true, true, false, true, address(agency));
+        emit IJobAgency.Revealed(id, agents[2], s2, GOOD);
+        vm.prank(agents[2]);
+        agency.revealLast(t, 0, s2, GOOD);
+        IJobAgency.JobView memory v = agency.jobOf(t, 0);
+        assertEq(uint256(v.status), uint256(IJobAgency.Status.Revealing), "reveals open");
+        assertEq(v.committed, 3, "counts as delivered");
+        assertEq(v.revealed, 1, "and revealed");
+        assertEq(v.revealEnd, block.timestamp + REVEAL, "reveal end");
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, s1, BAD);
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
+        assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "liar slashed");
+        assertEq(balanceOf(agents[2]), STAKE + (uint256(REWARD) + COLLATERAL) / 2, "last deliverer paid");
+    }
+
+    function test_revealLast_reverts() public {
+        IJobAgency.Terms memory one = postOne(1, 1);
+        claimAs(agents[0], one, 0);
+        vm.prank(agents[0]);
+        vm.expectRevert(err(IJobAgency.WrongMode.selector, jobId(one, 0)));
+        agency.revealLast(one, 0, 0, GOOD);
+
+        IJobAgency.Terms memory t = postOne(2, 2);
+        bytes32 id = jobId(t, 0);
+        commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), GOOD);
+        uint256 s1 = claimAs(agents[1], t, 0);
+        vm.prank(agents[2]);
+        vm.expectRevert(err(IJobAgency.NotSlotHolder.selector, id, s1));
+        agency.revealLast(t, 0, s1, GOOD);
+        vm.warp(t.deadline + 1);
+        vm.prank(agents[1]);
+        vm.expectRevert(err(IJobAgency.CommitsClosed.selector, id));
+        agency.revealLast(t, 0, s1, GOOD);
+    }
+
+    function test_claimAndReveal_fused() public {
+        IJobAgency.Terms memory t = postOne(3, 2);
+        bytes32 id = jobId(t, 0);
+        for (uint256 i; i < 2; ++i) {
+            bytes32 c = agency.commitmentOf(id, agents[i], GOOD, saltOf(agents[i], 0));
+            vm.prank(agents[i]);
+            agency.claimAndCommit(t, 0, c);
+        }
+        vm.prank(agents[2]);
+        assertEq(agency.claimAndReveal(t, 0, GOOD), 2, "last slot");
+        revealAs(agents[0], t, 0, 0, GOOD);
+        revealAs(agents[1], t, 0, 1, GOOD);
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
+        vm.prank(agents[3]);
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, id, IJobAgency.Status.Accepted));
+        agency.claimAndReveal(t, 0, GOOD);
+    }
+
     function test_claimAndCommit_fused() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         bytes32 id = jobId(t, 0);
         for (uint256 i; i < 3; ++i) {
             bytes32 c = agency.commitmentOf(id, agents[i], GOOD, saltOf(agents[i], 0));
@@ -738,29 +802,29 @@ contract CommitRevealTest is Fixture {
             uint256 slot = agency.claimAndCommit(t, 0, c);
             assertEq(slot, i, "slot");
         }
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Revealing), "revealing");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Revealing), "revealing");
         for (uint256 i; i < 3; ++i) {
             revealAs(agents[i], t, 0, i, GOOD);
         }
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Accepted), "accepted");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
     }
 }
 
 contract ExpireSettleTest is Fixture {
     function test_expire_unclaimedRefunds() public {
-        JobAgency.Terms memory t = postOne(1, 1);
-        vm.expectRevert(err(JobAgency.TooEarly.selector, jobId(t, 0), t.deadline));
+        IJobAgency.Terms memory t = postOne(1, 1);
+        vm.expectRevert(err(IJobAgency.TooEarly.selector, jobId(t, 0), t.deadline));
         agency.expire(t, 0);
         vm.warp(t.deadline + 1);
         agency.expire(t, 0);
-        assertEq(uint256(statusOf(t, 0)), uint256(JobAgency.Status.Expired), "expired");
+        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Expired), "expired");
         assertEq(balanceOf(requester), REWARD, "refund");
-        vm.expectRevert(abi.encodeWithSelector(JobAgency.JobEnded.selector, jobId(t, 0), JobAgency.Status.Expired));
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(t, 0), IJobAgency.Status.Expired));
         agency.expire(t, 0);
     }
 
     function test_expire_slashesUndeliveredClaim() public {
-        JobAgency.Terms memory t = postOne(1, 1);
+        IJobAgency.Terms memory t = postOne(1, 1);
         vm.warp(t.deadline - 60);
         claimAs(agents[0], t, 0);
         vm.warp(t.deadline + 1);
@@ -770,7 +834,7 @@ contract ExpireSettleTest is Fixture {
     }
 
     function test_expire_tooFewCommitsReturnsCommittersCollateral() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), keccak256("r"));
         claimAs(agents[1], t, 0);
         vm.warp(t.deadline + 1);
@@ -781,16 +845,16 @@ contract ExpireSettleTest is Fixture {
     }
 
     function test_expire_revertsNotExpirable() public {
-        JobAgency.Terms memory t = postOne(3, 2);
+        IJobAgency.Terms memory t = postOne(3, 2);
         commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), keccak256("r"));
         commitAs(agents[1], t, 0, claimAs(agents[1], t, 0), keccak256("r"));
         vm.warp(t.deadline + 1);
-        vm.expectRevert(err(JobAgency.NotExpirable.selector, jobId(t, 0)));
+        vm.expectRevert(err(IJobAgency.NotExpirable.selector, jobId(t, 0)));
         agency.expire(t, 0);
     }
 
     function test_settle_batchSkipsWhatCannotSettle() public {
-        (JobAgency.Terms memory t, bytes32[] memory specs) = termsOf(4, 1, 1);
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(4, 1, 1);
         post(t, specs);
         vm.prank(agents[0]);
         agency.claimAndSubmit(t, 0, keccak256("r")); // 0: accepted already
@@ -805,7 +869,7 @@ contract ExpireSettleTest is Fixture {
         assertEq(agency.settle(t, idx), 0, "nothing twice");
         assertEq(balanceOf(requester), 3 * uint256(REWARD) + COLLATERAL, "refunds");
 
-        JobAgency.Terms memory r3 = postOne(3, 2);
+        IJobAgency.Terms memory r3 = postOne(3, 2);
         claimAndCommitAll(r3, 0, new bytes32[](2));
         uint256[] memory zero = new uint256[](1);
         assertEq(agency.settle(r3, zero), 0, "open");
@@ -813,7 +877,7 @@ contract ExpireSettleTest is Fixture {
         assertEq(agency.settle(r3, zero), 0, "reveals open");
         vm.warp(uint256(r3.deadline) + REVEAL + 1);
         assertEq(agency.settle(r3, zero), 1, "finalized");
-        assertEq(uint256(statusOf(r3, 0)), uint256(JobAgency.Status.NoConsensus), "nobody revealed");
+        assertEq(uint256(statusOf(r3, 0)), uint256(IJobAgency.Status.NoConsensus), "nobody revealed");
     }
 }
 
@@ -823,9 +887,9 @@ contract VectorTest is Fixture {
         for (uint256 i; i < 6; ++i) {
             string memory k = string.concat(".vectors[", vm.toString(i), "].");
             vm.chainId(vm.parseJsonUint(json, string.concat(k, "chainId")));
-            address at = vm.parseJsonAddress(json, string.concat(k, "agency"));
-            JobAgency a = JobAgency(payable(at));
-            vm.etch(at, address(agency).code);
+            address where = vm.parseJsonAddress(json, string.concat(k, "agency"));
+            IJobAgency a = IJobAgency(payable(where));
+            vm.etch(where, address(agency).code);
             bytes32 got = a.commitmentOf(
                 vm.parseJsonBytes32(json, string.concat(k, "job")),
                 vm.parseJsonAddress(json, string.concat(k, "agent")),
@@ -840,7 +904,7 @@ contract VectorTest is Fixture {
         string memory json = vm.readFile("vectors/job-ids.json");
         for (uint256 i; i < 3; ++i) {
             string memory k = string.concat(".vectors[", vm.toString(i), "].");
-            JobAgency.Terms memory t = JobAgency.Terms({
+            IJobAgency.Terms memory t = IJobAgency.Terms({
                 requester: vm.parseJsonAddress(json, string.concat(k, "requester")),
                 salt: uint64(vm.parseJsonUint(json, string.concat(k, "salt"))),
                 count: uint32(vm.parseJsonUint(json, string.concat(k, "count"))),

@@ -26,6 +26,7 @@ interface Vm {
     function label(address account, string calldata name) external;
     function chainId(uint256 newChainId) external;
     function etch(address target, bytes calldata code) external;
+    function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
@@ -41,6 +42,16 @@ interface Vm {
 abstract contract TestBase {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
+    /// Deploys JobAgency from the build output: the via-IR bytecode that ships, not a copy
+    /// compiled with the tests' settings (forge's deployCode will not cross compiler profiles).
+    function deployAgency() internal returns (address agency) {
+        bytes memory code = vm.parseJsonBytes(vm.readFile("out/JobAgency.sol/JobAgency.json"), ".bytecode.object");
+        assembly ("memory-safe") {
+            agency := create(0, add(code, 0x20), mload(code))
+        }
+        if (agency == address(0)) revert("JobAgency deployment failed");
+    }
+
     function fail(string memory why) internal pure {
         revert(why);
     }
@@ -49,7 +60,7 @@ abstract contract TestBase {
         if (!ok) revert(why);
     }
 
-    function assertEq(uint256 a, uint256 b, string memory why) internal view {
+    function assertEq(uint256 a, uint256 b, string memory why) internal pure {
         if (a != b) revert(string.concat(why, ": ", vm.toString(a), " != ", vm.toString(b)));
     }
 
@@ -65,7 +76,7 @@ abstract contract TestBase {
         if (a != b) revert(why);
     }
 
-    function assertLe(uint256 a, uint256 b, string memory why) internal view {
+    function assertLe(uint256 a, uint256 b, string memory why) internal pure {
         if (a > b) revert(string.concat(why, ": ", vm.toString(a), " > ", vm.toString(b)));
     }
 }
