@@ -1,20 +1,44 @@
 # Developer entry points. `.ci/run` installs the tools and calls `make ci`.
-.PHONY: test ci lint fmt deps bench-store
+.PHONY: test ci lint fmt deps bench-store contracts contracts-artifact contracts-gas rust-test
 
-# Node packages the interop tests drive (kubo-rpc-client, Helia, ipfs-car).
+FORGE := $(CURDIR)/node_modules/.bin/forge
+
+# Node packages: interop tests (kubo-rpc-client, Helia, ipfs-car), solc-js, forge, anvil, cast.
 deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-test: deps
+test: contracts rust-test
+
+rust-test: deps
 	cargo test --workspace --all-features
 
-lint:
+# The JobAgency contract: build, check the committed artifact is fresh, run every forge test
+# (unit, fuzz, invariant, attackers), then check the gas snapshots are current.
+contracts: deps
+	cd contracts && $(FORGE) build
+	node contracts/script/artifact.mjs --check
+	cd contracts && $(FORGE) test --no-match-contract GasTest
+	cd contracts && AGENCY_GAS_SNAPSHOT=true $(FORGE) snapshot --isolate --match-contract GasTest --check
+	git diff --exit-code -- contracts/snapshots || { echo 'contracts/snapshots is stale: run `make contracts-gas` and commit it'; exit 1; }
+
+# Rewrites the committed artifact after a contract change.
+contracts-artifact: deps
+	cd contracts && $(FORGE) build
+	node contracts/script/artifact.mjs
+
+# Rewrites the gas snapshots (.gas-snapshot and snapshots/*.json) after a contract change.
+contracts-gas: deps
+	cd contracts && AGENCY_GAS_SNAPSHOT=true $(FORGE) snapshot --isolate --match-contract GasTest
+
+lint: deps
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cd contracts && $(FORGE) fmt --check
 
 fmt:
 	cargo fmt --all
+	cd contracts && $(FORGE) fmt
 
 ci: lint test
 

@@ -188,7 +188,10 @@ interface IJobAgency {
 
     /// An account: balance (free stake and earnings), agent number (0 before its first claim),
     /// and its reputation counters.
-    function accountOf(address account) external view returns (uint256 balance, uint256 agent, uint256 accepted, uint256 rejected, uint256 missed);
+    function accountOf(address account)
+        external
+        view
+        returns (uint256 balance, uint256 agent, uint256 accepted, uint256 rejected, uint256 missed);
 
     /// The address of agent number `agent` (0 for none).
     function agentAt(uint256 agent) external view returns (address);

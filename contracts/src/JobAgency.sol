@@ -74,10 +74,9 @@ contract JobAgency is IJobAgency {
     function post(Terms calldata t, bytes32[] calldata specDigests) external payable returns (bytes32) {
         if (t.requester != msg.sender) revert NotRequester();
         uint256 n = t.count;
-        if (
-            n == 0 || n > MAX_BATCH || specDigests.length != n
-                || keccak256(abi.encodePacked(specDigests)) != t.specs
-        ) revert BadBatch();
+        if (n == 0 || n > MAX_BATCH || specDigests.length != n || keccak256(abi.encodePacked(specDigests)) != t.specs) {
+            revert BadBatch();
+        }
         for (uint256 i; i < n; ++i) {
             if (specDigests[i] == 0) revert BadSpec(i);
         }
@@ -549,8 +548,8 @@ contract JobAgency is IJobAgency {
         if (((head >> 8) & 0xFF) != t.replicas - 1) revert NotLast(j.id);
         _store(j.batch, ci, _withPhase(c, REVEALED));
         _sealed[j.batch + ci] = result;
-        head = ((head & ~STATUS_BITS) + (1 << 8) + (1 << 16)) | (REVEALING << 60)
-            | ((t.deadline - block.timestamp) << 24);
+        head =
+            ((head & ~STATUS_BITS) + (1 << 8) + (1 << 16)) | (REVEALING << 60) | ((t.deadline - block.timestamp) << 24);
         _store(j.batch, j.base, head);
         emit Revealed(j.id, msg.sender, slot, result);
         emit RevealsOpened(j.id, block.timestamp + t.revealWindow);

@@ -22,7 +22,8 @@ contract ReentrantReceiver {
     receive() external payable {
         if (reentered) return;
         reentered = true;
-        try agency.withdraw(msg.value) {} catch (bytes memory e) {
+        try agency.withdraw(msg.value) {}
+        catch (bytes memory e) {
             innerError = e;
         }
     }

@@ -184,7 +184,8 @@ contract Handler is TestBase {
             if (v.slots[i].phase != IJobAgency.Phase.Revealed) continue;
             uint256 votes;
             for (uint256 k; k < v.slots.length; ++k) {
-                if (v.slots[k].phase == IJobAgency.Phase.Revealed && v.slots[k].sealedResult == v.slots[i].sealedResult) {
+                if (v.slots[k].phase == IJobAgency.Phase.Revealed && v.slots[k].sealedResult == v.slots[i].sealedResult)
+                {
                     ++votes;
                 }
             }
@@ -285,7 +286,9 @@ contract Handler is TestBase {
             v = agency.jobOf(t, index);
             if (uint256(v.status) >= uint256(IJobAgency.Status.Accepted)) continue;
             if (need == Need.Revealing && v.status != IJobAgency.Status.Revealing) continue;
-            if (need == Need.Claimable && (v.status != IJobAgency.Status.Open || block.timestamp > t.deadline)) continue;
+            if (need == Need.Claimable && (v.status != IJobAgency.Status.Open || block.timestamp > t.deadline)) {
+                continue;
+            }
             for (slot = 0; slot < v.slots.length; ++slot) {
                 if (v.slots[slot].phase != phase) continue;
                 if (phase == IJobAgency.Phase.Empty) return (true, k, v, slot);

@@ -130,9 +130,7 @@ contract PostTest is Fixture {
 
     function test_post_revertsWrongValue() public {
         (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(2, 1, 1);
-        expectPostRevert(
-            t, specs, REWARD, abi.encodeWithSelector(IJobAgency.WrongValue.selector, 2 * REWARD, REWARD)
-        );
+        expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(IJobAgency.WrongValue.selector, 2 * REWARD, REWARD));
         expectPostRevert(
             t, specs, 3 * REWARD, abi.encodeWithSelector(IJobAgency.WrongValue.selector, 2 * REWARD, 3 * REWARD)
         );
@@ -275,9 +273,7 @@ contract BalanceTest is Fixture {
         address a = agents[0];
         claimAs(a, t, 0);
         vm.prank(a);
-        vm.expectRevert(
-            abi.encodeWithSelector(IJobAgency.InsufficientBalance.selector, STAKE, STAKE - COLLATERAL)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IJobAgency.InsufficientBalance.selector, STAKE, STAKE - COLLATERAL));
         agency.withdraw(STAKE);
     }
 }
@@ -457,7 +453,9 @@ contract ReleaseEvictTest is Fixture {
         IJobAgency.Terms memory done = postOne(1, 1);
         vm.prank(agents[0]);
         agency.claimAndSubmit(done, 0, keccak256("r"));
-        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(done, 0), IJobAgency.Status.Accepted));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(done, 0), IJobAgency.Status.Accepted)
+        );
         agency.evict(done, 0, 0);
     }
 }
@@ -507,7 +505,9 @@ contract SubmitTest is Fixture {
         IJobAgency.Terms memory twice = postOne(1, 1);
         vm.startPrank(agents[0]);
         agency.claimAndSubmit(twice, 0, res);
-        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(twice, 0), IJobAgency.Status.Accepted));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(twice, 0), IJobAgency.Status.Accepted)
+        );
         agency.submit(twice, 0, 0, res);
         vm.stopPrank();
     }
@@ -919,9 +919,7 @@ contract VectorTest is Fixture {
                 deadline: uint40(vm.parseJsonUint(json, string.concat(k, "deadline")))
             });
             assertEq(agency.batchIdOf(t), vm.parseJsonBytes32(json, string.concat(k, "batchId")), "batch id");
-            assertEq(
-                agency.jobIdOf(t, t.count - 1), vm.parseJsonBytes32(json, string.concat(k, "lastJobId")), "job id"
-            );
+            assertEq(agency.jobIdOf(t, t.count - 1), vm.parseJsonBytes32(json, string.concat(k, "lastJobId")), "job id");
         }
     }
 }

@@ -34,6 +34,7 @@ interface Vm {
     function toString(uint256 value) external pure returns (string memory);
     function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
     function snapshotValue(string calldata group, string calldata name, uint256 value) external;
+    function envOr(string calldata name, bool defaultValue) external view returns (bool);
     function pauseGasMetering() external;
     function resumeGasMetering() external;
 }
