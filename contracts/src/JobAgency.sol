@@ -121,7 +121,8 @@ contract JobAgency is IJobAgency {
         Job memory j = _job(t, index);
         if (t.requester != msg.sender) revert NotRequester();
         uint256 head = _load(j.batch, j.base);
-        _requireOpen(j, head);
+        uint256 status = head >> 60;
+        if (status != OPEN && status != REVEALING) revert JobEnded(j.id, Status(status));
         bool held = t.replicas == 1 ? _phase(head) != EMPTY : (head & 0xFF) != 0;
         if (held) revert JobClaimed(j.id);
         _store(j.batch, j.base, (head & ~STATUS_BITS) | (CANCELLED << 60));
@@ -566,6 +567,7 @@ contract JobAgency is IJobAgency {
     }
 
     function _expire(Terms calldata t, Job memory j, uint256 head) private {
+        if (head >> 60 == REVEALING) revert NotExpirable(j.id);
         _requireOpen(j, head);
         if (block.timestamp <= t.deadline) revert TooEarly(j.id, t.deadline);
         uint256 r = t.replicas;

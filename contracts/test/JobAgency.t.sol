@@ -845,12 +845,30 @@ contract ExpireSettleTest is Fixture {
     }
 
     function test_expire_revertsNotExpirable() public {
+        // Enough commits at the deadline: the job goes to reveals instead.
         IJobAgency.Terms memory t = postOne(3, 2);
         commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), keccak256("r"));
         commitAs(agents[1], t, 0, claimAs(agents[1], t, 0), keccak256("r"));
         vm.warp(t.deadline + 1);
         vm.expectRevert(err(IJobAgency.NotExpirable.selector, jobId(t, 0)));
         agency.expire(t, 0);
+
+        // Every commit in: reveals are open, even past the deadline.
+        IJobAgency.Terms memory full = postOne(2, 2);
+        commitAs(agents[0], full, 0, claimAs(agents[0], full, 0), keccak256("r"));
+        commitAs(agents[1], full, 0, claimAs(agents[1], full, 0), keccak256("r"));
+        vm.warp(full.deadline + 1);
+        vm.expectRevert(err(IJobAgency.NotExpirable.selector, jobId(full, 0)));
+        agency.expire(full, 0);
+    }
+
+    function test_cancel_revealingJobIsClaimed() public {
+        IJobAgency.Terms memory t = postOne(2, 2);
+        commitAs(agents[0], t, 0, claimAs(agents[0], t, 0), keccak256("r"));
+        commitAs(agents[1], t, 0, claimAs(agents[1], t, 0), keccak256("r"));
+        vm.prank(requester);
+        vm.expectRevert(err(IJobAgency.JobClaimed.selector, jobId(t, 0)));
+        agency.cancel(t, 0);
     }
 
     function test_settle_batchSkipsWhatCannotSettle() public {
