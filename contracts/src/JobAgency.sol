@@ -206,7 +206,7 @@ contract JobAgency is IJobAgency {
 
     /// Commits a sealed result (r > 1), `commitmentOf(jobId, caller, result, salt)`.
     function commit(Terms calldata t, uint256 index, uint256 slot, bytes32 commitment) external {
-        _commit(t, _job(t, index), slot, commitment, (_accounts[msg.sender] >> ID_SHIFT) & MASK32);
+        _commit(t, _job(t, index), slot, commitment, _callerId());
     }
 
     /// Claims and commits in one transaction (r > 1), for an agent that ran the job first.
@@ -221,11 +221,12 @@ contract JobAgency is IJobAgency {
     /// Delivers the last open slot of an r > 1 job in the clear: with the other r − 1 slots
     /// committed, nobody is left who could copy the result, so it skips the commitment.
     function revealLast(Terms calldata t, uint256 index, uint256 slot, bytes32 result) external {
-        _revealLast(t, _job(t, index), slot, result, (_accounts[msg.sender] >> ID_SHIFT) & MASK32);
+        _revealLast(t, _job(t, index), slot, result, _callerId());
     }
 
     /// Claims the last free slot and reveals in one transaction (r > 1).
     function claimAndReveal(Terms calldata t, uint256 index, bytes32 result) external returns (uint256 slot) {
+        // Same shape as claimAndCommit; a shared helper returning the Job costs ≈ 300 gas a call.
         Job memory j = _job(t, index);
         uint256 acct;
         (slot, acct) = _claim(t, j, _agentAccount());
@@ -241,7 +242,7 @@ contract JobAgency is IJobAgency {
         if (slot >= t.replicas) revert NotCommitted(j.id, slot);
         uint256 ci = j.base + 1 + slot;
         uint256 c = _load(j.batch, ci);
-        if ((c & MASK32) != ((_accounts[msg.sender] >> ID_SHIFT) & MASK32) || (c & MASK32) == 0) {
+        if ((c & MASK32) != _callerId() || (c & MASK32) == 0) {
             revert NotCommitted(j.id, slot);
         }
         uint256 phase = _phase(c);
@@ -443,6 +444,11 @@ contract JobAgency is IJobAgency {
             _agentAt[id] = msg.sender;
             acct |= id << ID_SHIFT;
         }
+    }
+
+    /// The caller's agent number (0 before its first claim).
+    function _callerId() private view returns (uint256) {
+        return (_accounts[msg.sender] >> ID_SHIFT) & MASK32;
     }
 
     function _claim(Terms calldata t, Job memory j, uint256 acct) private returns (uint256 slot, uint256) {

@@ -164,6 +164,15 @@ contract PostTest is Fixture {
         vm.expectRevert(e);
         agency.claimAndCommit(t, 0, bytes32(0));
         vm.expectRevert(e);
+        agency.revealLast(t, 0, 0, bytes32(0));
+        vm.expectRevert(e);
+        agency.claimAndReveal(t, 0, bytes32(0));
+        uint256[] memory one = new uint256[](1);
+        vm.expectRevert(e);
+        agency.claimMany(t, one);
+        vm.expectRevert(e);
+        agency.submitMany(t, one, new bytes32[](1));
+        vm.expectRevert(e);
         agency.jobOf(t, 0);
         vm.stopPrank();
         vm.prank(requester);
