@@ -1,0 +1,200 @@
+//! [`Agency`]: a deployed JobAgency and the provider that signs for one account.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+
+use crate::bindings::IJobAgency::{JobView, Terms};
+use crate::bindings::JobAgency::{self, JobAgencyInstance};
+use crate::error::ChainError;
+use crate::protocol;
+
+/// A deployed JobAgency seen through one provider (and the account it signs for).
+///
+/// The full typed API is [`Agency::contract`]; the methods here cover what clients do most,
+/// wait for receipts, and turn reverts into the contract's decoded custom errors.
+#[derive(Debug, Clone)]
+pub struct Agency {
+    contract: JobAgencyInstance<DynProvider>,
+}
+
+/// An account's state in the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    /// Free stake and earnings, in wei.
+    pub balance: U256,
+    /// The agent number given at the first claim (0 before).
+    pub agent: u32,
+    pub accepted: u32,
+    pub rejected: u32,
+    pub missed: u32,
+}
+
+impl Agency {
+    /// Deploys JobAgency from the committed artifact's bytecode.
+    pub async fn deploy(provider: DynProvider) -> Result<Self, ChainError> {
+        let address = JobAgency::deploy_builder(provider.clone())
+            .deploy()
+            .await
+            .map_err(|e| ChainError::from_contract("deploy", e))?;
+        Ok(Self::at(address, provider))
+    }
+
+    /// The contract at `address`. Nothing is checked until the first call.
+    pub fn at(address: Address, provider: DynProvider) -> Self {
+        Self {
+            contract: JobAgency::new(address, provider),
+        }
+    }
+
+    /// The contract's address.
+    pub fn address(&self) -> Address {
+        *self.contract.address()
+    }
+
+    /// The typed contract, for every call and event.
+    pub fn contract(&self) -> &JobAgencyInstance<DynProvider> {
+        &self.contract
+    }
+
+    /// Posts the batch `terms` with one job per spec digest, paying `reward × count`; returns
+    /// the batch id.
+    pub async fn post(&self, terms: &Terms, specs: &[B256]) -> Result<B256, ChainError> {
+        let value = U256::from(terms.reward) * U256::from(terms.count);
+        let call = self
+            .contract
+            .post(terms.clone(), specs.to_vec())
+            .value(value);
+        send(
+            "post",
+            call.into_transaction_request(),
+            self.contract.provider(),
+        )
+        .await?;
+        Ok(protocol::batch_id(terms))
+    }
+
+    /// Adds `amount` wei to the signer's balance.
+    pub async fn deposit(&self, amount: U256) -> Result<TransactionReceipt, ChainError> {
+        let call = self.contract.deposit().value(amount);
+        send(
+            "deposit",
+            call.into_transaction_request(),
+            self.contract.provider(),
+        )
+        .await
+    }
+
+    /// Claims a slot of job `index`; returns the receipt (the slot is in its `Claimed` event).
+    pub async fn claim(&self, terms: &Terms, index: u32) -> Result<TransactionReceipt, ChainError> {
+        let call = self.contract.claim(terms.clone(), U256::from(index));
+        send(
+            "claim",
+            call.into_transaction_request(),
+            self.contract.provider(),
+        )
+        .await
+    }
+
+    /// Claims job `index` (r = 1) and submits `result`, the result envelope's digest.
+    pub async fn claim_and_submit(
+        &self,
+        terms: &Terms,
+        index: u32,
+        result: B256,
+    ) -> Result<TransactionReceipt, ChainError> {
+        let call = self
+            .contract
+            .claimAndSubmit(terms.clone(), U256::from(index), result);
+        send(
+            "claimAndSubmit",
+            call.into_transaction_request(),
+            self.contract.provider(),
+        )
+        .await
+    }
+
+    /// Job `index`'s state.
+    pub async fn job(&self, terms: &Terms, index: u32) -> Result<JobView, ChainError> {
+        self.contract
+            .jobOf(terms.clone(), U256::from(index))
+            .call()
+            .await
+            .map_err(|e| ChainError::from_contract("jobOf", e))
+    }
+
+    /// `account`'s balance, agent number and reputation counters.
+    pub async fn account(&self, account: Address) -> Result<Account, ChainError> {
+        let a = self
+            .contract
+            .accountOf(account)
+            .call()
+            .await
+            .map_err(|e| ChainError::from_contract("accountOf", e))?;
+        let small = |v: U256| v.saturating_to::<u32>();
+        Ok(Account {
+            balance: a.balance,
+            agent: small(a.agent),
+            accepted: small(a.accepted),
+            rejected: small(a.rejected),
+            missed: small(a.missed),
+        })
+    }
+}
+
+/// How long [`send`] waits for a receipt before giving up with [`ChainError::ReceiptTimeout`].
+pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sends a transaction, waits for its receipt, and fails unless it succeeded. A call the
+/// contract refuses fails at gas estimation, before anything is sent.
+async fn send(
+    call: &'static str,
+    tx: TransactionRequest,
+    provider: &DynProvider,
+) -> Result<TransactionReceipt, ChainError> {
+    let pending = provider
+        .send_transaction(tx)
+        .await
+        .map_err(|e| ChainError::from_contract(call, e.into()))?;
+    let receipt = wait_receipt(call, provider, *pending.tx_hash(), RECEIPT_TIMEOUT).await?;
+    if !receipt.status() {
+        return Err(ChainError::Failed {
+            call,
+            tx: receipt.transaction_hash,
+        });
+    }
+    Ok(receipt)
+}
+
+/// Polls for a transaction's receipt: every 20 ms at first (a dev chain mines at once), backing
+/// off to every second, until `timeout`. Polling by hash, rather than following new blocks,
+/// also works across a chain that rewinds (a reorg, or `evm_revert` in tests).
+pub async fn wait_receipt(
+    call: &'static str,
+    provider: &DynProvider,
+    tx: B256,
+    timeout: Duration,
+) -> Result<TransactionReceipt, ChainError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let receipt = provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|e| ChainError::from_contract(call, e.into()))?;
+        if let Some(receipt) = receipt {
+            return Ok(receipt);
+        }
+        if start.elapsed() >= timeout {
+            return Err(ChainError::ReceiptTimeout {
+                call,
+                tx,
+                waited: timeout,
+            });
+        }
+        tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,16 @@
+//! Typed client of the JobAgency contract (`contracts/src/JobAgency.sol`).
+//!
+//! Bindings come from the committed artifact (`contracts/artifacts/JobAgency.json`) through
+//! alloy's `sol!`, so the Rust side can never drift from the deployed ABI. [`protocol`] holds the
+//! contract's arithmetic as pure functions (batch and job ids, commitments), checked against the
+//! vectors in `contracts/vectors/`. This crate talks to any Ethereum JSON-RPC endpoint; it never
+//! depends on the store or the runner.
+
+pub mod bindings;
+mod client;
+mod error;
+pub mod events;
+pub mod protocol;
+
+pub use client::{Account, Agency, RECEIPT_TIMEOUT, wait_receipt};
+pub use error::ChainError;
