@@ -10,6 +10,7 @@ use crate::bindings::IJobAgency::{JobView, Terms};
 use crate::bindings::JobAgency::{self, JobAgencyInstance};
 use crate::error::ChainError;
 use crate::protocol;
+use crate::sender::Sender;
 
 /// A deployed JobAgency seen through one provider (and the account it signs for).
 ///
@@ -18,6 +19,7 @@ use crate::protocol;
 #[derive(Debug, Clone)]
 pub struct Agency {
     contract: JobAgencyInstance<DynProvider>,
+    sender: Option<Sender>,
 }
 
 /// An account's state in the contract.
@@ -46,6 +48,16 @@ impl Agency {
     pub fn at(address: Address, provider: DynProvider) -> Self {
         Self {
             contract: JobAgency::new(address, provider),
+            sender: None,
+        }
+    }
+
+    /// The contract at `address`, sending through `sender`: nonces safe for concurrent sends,
+    /// stuck transactions resent with higher fees.
+    pub fn with_sender(address: Address, sender: Sender) -> Self {
+        Self {
+            contract: JobAgency::new(address, sender.provider().clone()),
+            sender: Some(sender),
         }
     }
 
@@ -67,35 +79,20 @@ impl Agency {
             .contract
             .post(terms.clone(), specs.to_vec())
             .value(value);
-        send(
-            "post",
-            call.into_transaction_request(),
-            self.contract.provider(),
-        )
-        .await?;
+        self.send("post", call.into_transaction_request()).await?;
         Ok(protocol::batch_id(terms))
     }
 
     /// Adds `amount` wei to the signer's balance.
     pub async fn deposit(&self, amount: U256) -> Result<TransactionReceipt, ChainError> {
         let call = self.contract.deposit().value(amount);
-        send(
-            "deposit",
-            call.into_transaction_request(),
-            self.contract.provider(),
-        )
-        .await
+        self.send("deposit", call.into_transaction_request()).await
     }
 
     /// Claims a slot of job `index`; returns the receipt (the slot is in its `Claimed` event).
     pub async fn claim(&self, terms: &Terms, index: u32) -> Result<TransactionReceipt, ChainError> {
         let call = self.contract.claim(terms.clone(), U256::from(index));
-        send(
-            "claim",
-            call.into_transaction_request(),
-            self.contract.provider(),
-        )
-        .await
+        self.send("claim", call.into_transaction_request()).await
     }
 
     /// Claims job `index` (r = 1) and submits `result`, the result envelope's digest.
@@ -108,12 +105,19 @@ impl Agency {
         let call = self
             .contract
             .claimAndSubmit(terms.clone(), U256::from(index), result);
-        send(
-            "claimAndSubmit",
-            call.into_transaction_request(),
-            self.contract.provider(),
-        )
-        .await
+        self.send("claimAndSubmit", call.into_transaction_request())
+            .await
+    }
+
+    async fn send(
+        &self,
+        call: &'static str,
+        tx: TransactionRequest,
+    ) -> Result<TransactionReceipt, ChainError> {
+        match &self.sender {
+            Some(sender) => Ok(sender.send(call, tx).await?.receipt),
+            None => send(call, tx, self.contract.provider()).await,
+        }
     }
 
     /// Job `index`'s state.

@@ -11,6 +11,8 @@ mod client;
 mod error;
 pub mod events;
 pub mod protocol;
+mod sender;
 
 pub use client::{Account, Agency, RECEIPT_TIMEOUT, wait_receipt};
 pub use error::ChainError;
+pub use sender::{SendConfig, Sender, Sent};

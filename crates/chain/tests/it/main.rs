@@ -2,4 +2,5 @@
 //! on anvil (npm `@foundry-rs/anvil-linux-amd64`, installed by `npm ci` at the repository root).
 
 mod anvil;
+mod sender;
 mod vectors;
