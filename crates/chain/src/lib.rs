@@ -10,9 +10,11 @@ pub mod bindings;
 mod client;
 mod error;
 pub mod events;
+mod keys;
 pub mod protocol;
 mod sender;
 
 pub use client::{Account, Agency, RECEIPT_TIMEOUT, wait_receipt};
 pub use error::ChainError;
+pub use keys::{KeyError, KeySource};
 pub use sender::{SendConfig, Sender, Sent};

@@ -2,5 +2,6 @@
 //! on anvil (npm `@foundry-rs/anvil-linux-amd64`, installed by `npm ci` at the repository root).
 
 mod anvil;
+mod keys;
 mod sender;
 mod vectors;
