@@ -79,20 +79,23 @@ impl Agency {
             .contract
             .post(terms.clone(), specs.to_vec())
             .value(value);
-        self.send("post", call.into_transaction_request()).await?;
+        self.transact("post", call.into_transaction_request())
+            .await?;
         Ok(protocol::batch_id(terms))
     }
 
     /// Adds `amount` wei to the signer's balance.
     pub async fn deposit(&self, amount: U256) -> Result<TransactionReceipt, ChainError> {
         let call = self.contract.deposit().value(amount);
-        self.send("deposit", call.into_transaction_request()).await
+        self.transact("deposit", call.into_transaction_request())
+            .await
     }
 
     /// Claims a slot of job `index`; returns the receipt (the slot is in its `Claimed` event).
     pub async fn claim(&self, terms: &Terms, index: u32) -> Result<TransactionReceipt, ChainError> {
         let call = self.contract.claim(terms.clone(), U256::from(index));
-        self.send("claim", call.into_transaction_request()).await
+        self.transact("claim", call.into_transaction_request())
+            .await
     }
 
     /// Claims job `index` (r = 1) and submits `result`, the result envelope's digest.
@@ -105,11 +108,14 @@ impl Agency {
         let call = self
             .contract
             .claimAndSubmit(terms.clone(), U256::from(index), result);
-        self.send("claimAndSubmit", call.into_transaction_request())
+        self.transact("claimAndSubmit", call.into_transaction_request())
             .await
     }
 
-    async fn send(
+    /// Sends any contract call built with [`Agency::contract`] (`contract().commit(…)
+    /// .into_transaction_request()`), through the [`Sender`] if there is one; waits for the
+    /// receipt. `call` names it in errors.
+    pub async fn transact(
         &self,
         call: &'static str,
         tx: TransactionRequest,

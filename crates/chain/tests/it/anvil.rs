@@ -274,3 +274,53 @@ async fn event_stream_confirms_resumes_and_reports_reorgs() {
     );
     assert_eq!(resumed.cursor(), stream.cursor());
 }
+
+#[tokio::test]
+async fn any_call_goes_through_transact() {
+    // An r = 3 job driven with the generic path: claim, commit, then a reveal refused for a
+    // wrong salt, decoded.
+    let anvil = anvil();
+    let (req_provider, requester) = provider(&anvil, 0);
+    let (agent_provider, agent) = provider(&anvil, 1);
+    let as_requester = Agency::deploy(req_provider.clone()).await.expect("deploy");
+    let as_agent = Agency::at(as_requester.address(), agent_provider.clone());
+    let (terms, specs) = terms(&req_provider, requester, 20, 3).await;
+    as_requester.post(&terms, &specs).await.expect("post");
+    as_agent
+        .deposit(U256::from(COLLATERAL))
+        .await
+        .expect("deposit");
+    as_agent.claim(&terms, 0).await.expect("claim");
+
+    let job = protocol::job_id(&terms, 0);
+    let chain_id = agent_provider.get_chain_id().await.expect("chain id");
+    let (result, salt) = (B256::repeat_byte(7), B256::repeat_byte(9));
+    let sealed = protocol::commitment(chain_id, as_agent.address(), job, agent, result, salt);
+    let c = as_agent.contract();
+    let on_chain = c
+        .commitmentOf(job, agent, result, salt)
+        .call()
+        .await
+        .expect("commitmentOf");
+    assert_eq!(sealed, on_chain, "the Rust commitment is the contract's");
+    let commit = c
+        .commit(terms.clone(), U256::ZERO, U256::ZERO, sealed)
+        .into_transaction_request();
+    as_agent.transact("commit", commit).await.expect("commit");
+    assert_eq!(
+        as_agent.job(&terms, 0).await.expect("job").slots[0].sealedResult,
+        sealed
+    );
+
+    let reveal = c
+        .reveal(terms.clone(), U256::ZERO, U256::ZERO, result, salt)
+        .into_transaction_request();
+    let err = as_agent
+        .transact("reveal", reveal)
+        .await
+        .expect_err("reveals are not open yet");
+    assert!(
+        matches!(err.revert(), Some(JobAgencyErrors::RevealsNotOpen(_))),
+        "{err}"
+    );
+}
