@@ -1,5 +1,5 @@
 # Developer entry points. `.ci/run` installs the tools and calls `make ci`.
-.PHONY: test ci lint fmt deps bench-store contracts contracts-artifact contracts-gas rust-test
+.PHONY: test ci lint fmt deps bench-store contracts contracts-artifact contracts-gas contracts-slither rust-test
 
 FORGE := $(CURDIR)/node_modules/.bin/forge
 
@@ -30,6 +30,12 @@ contracts-artifact: deps
 # Rewrites the gas snapshots (.gas-snapshot and snapshots/*.json) after a contract change.
 contracts-gas: deps
 	cd contracts && AGENCY_GAS_SNAPSHOT=true $(FORGE) snapshot --isolate --match-contract GasTest
+
+# Static analysis (needs `pip install slither-analyzer`; not in CI). The findings it reports on
+# JobAgency are expected: timestamps (deadlines), strict equalities on phase codes, the guard
+# reset after the transfer, the dust computation, complexity and constant names.
+contracts-slither: deps
+	cd contracts && PATH=$(CURDIR)/node_modules/.bin:$$PATH slither . --foundry-compile-all --filter-paths test/
 
 lint: deps
 	cargo fmt --all --check

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use agency_chain::{Agency, ChainError, SendConfig, Sender};
 use alloy::consensus::Transaction as _;
-use alloy::primitives::U256;
-use alloy::providers::Provider;
+use alloy::node_bindings::AnvilInstance;
+use alloy::primitives::{B256, U256};
+use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 
@@ -21,6 +22,56 @@ fn sender(
     Sender::connect(anvil.endpoint_url(), signer, config)
 }
 
+/// anvil with JobAgency deployed by account 0, and a sender for account 2 with `config`.
+async fn market(config: SendConfig) -> (AnvilInstance, DynProvider, Sender, Agency) {
+    let anvil = anvil();
+    let (deployer, _) = provider(&anvil, 0);
+    let address = Agency::deploy(deployer.clone())
+        .await
+        .expect("deploy")
+        .address();
+    let sender = sender(&anvil, 2, config);
+    let agency = Agency::with_sender(address, sender.clone());
+    (anvil, deployer, sender, agency)
+}
+
+async fn set_automine(provider: &DynProvider, on: bool) {
+    let _: () = provider
+        .raw_request("evm_setAutomine".into(), (on,))
+        .await
+        .expect("evm_setAutomine");
+}
+
+/// The hash of the one transaction waiting in anvil's pool, if any.
+async fn pooled(provider: &DynProvider) -> Option<String> {
+    let pool: serde_json::Value = provider
+        .raw_request("txpool_content".into(), ())
+        .await
+        .expect("txpool_content");
+    let by_sender = pool["pending"].as_object()?.values().next()?.as_object()?;
+    by_sender.values().next()?["hash"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Polls `probe` every 10 ms until it returns `Some`, failing the test after 20 s.
+async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn deposit(agency: &Agency, wei: u64) -> TransactionRequest {
     agency
         .contract()
@@ -31,12 +82,7 @@ fn deposit(agency: &Agency, wei: u64) -> TransactionRequest {
 
 #[tokio::test]
 async fn concurrent_sends_from_one_key_get_consecutive_nonces() {
-    let anvil = anvil();
-    let (deployer, _) = provider(&anvil, 0);
-    let address = Agency::deploy(deployer).await.expect("deploy").address();
-    let sender = sender(&anvil, 2, SendConfig::default());
-    let agency = Agency::with_sender(address, sender.clone());
-
+    let (_anvil, _, sender, agency) = market(SendConfig::default()).await;
     let sends = (1..=12u64).map(|i| {
         let sender = sender.clone();
         let tx = deposit(&agency, i);
@@ -64,14 +110,7 @@ async fn concurrent_sends_from_one_key_get_consecutive_nonces() {
 
 #[tokio::test]
 async fn a_rewound_chain_leaves_no_nonce_gap() {
-    let anvil = anvil();
-    let (deployer, _) = provider(&anvil, 0);
-    let address = Agency::deploy(deployer.clone())
-        .await
-        .expect("deploy")
-        .address();
-    let sender = sender(&anvil, 2, SendConfig::default());
-    let agency = Agency::with_sender(address, sender.clone());
+    let (_anvil, deployer, sender, agency) = market(SendConfig::default()).await;
     let snapshot: U256 = deployer
         .raw_request("evm_snapshot".into(), ())
         .await
@@ -105,42 +144,38 @@ async fn a_rewound_chain_leaves_no_nonce_gap() {
 
 #[tokio::test]
 async fn a_stuck_transaction_is_resent_with_higher_fees() {
-    let anvil = anvil();
-    let (deployer, _) = provider(&anvil, 0);
-    let address = Agency::deploy(deployer.clone())
-        .await
-        .expect("deploy")
-        .address();
     let config = SendConfig {
-        stuck_after: Duration::from_millis(300),
+        stuck_after: Duration::from_millis(200),
         max_bumps: 3,
         ..SendConfig::default()
     };
-    let sender = sender(&anvil, 2, config);
-    let agency = Agency::with_sender(address, sender.clone());
-
-    let _: () = deployer
-        .raw_request("evm_setAutomine".into(), (false,))
-        .await
-        .expect("automine off");
+    let (_anvil, deployer, sender, agency) = market(config).await;
+    set_automine(&deployer, false).await;
     let send = tokio::spawn({
         let (sender, tx) = (sender.clone(), deposit(&agency, 7));
         async move { sender.send("deposit", tx).await }
     });
-    tokio::time::sleep(Duration::from_millis(800)).await; // at least one bump
+    // Wait for the first copy in the pool, then for its replacement; only then mine.
+    let first = until("the first copy", || pooled(&deployer)).await;
+    until("a replacement", || async {
+        pooled(&deployer).await.filter(|h| *h != first)
+    })
+    .await;
     let _: String = deployer
         .raw_request("evm_mine".into(), ())
         .await
         .expect("mine");
     let sent = send.await.expect("task").expect("deposit");
     assert!(sent.bumps >= 1, "resent at least once, got {}", sent.bumps);
-    let pool: serde_json::Value = deployer
-        .raw_request("txpool_status".into(), ())
-        .await
-        .expect("txpool");
+    let first: B256 = first.parse().expect("a transaction hash");
+    assert_ne!(
+        sent.receipt.transaction_hash, first,
+        "a replacement was mined, not the first copy"
+    );
     assert_eq!(
-        pool["pending"], "0x0",
-        "the replaced copies left the pool: {pool}"
+        pooled(&deployer).await,
+        None,
+        "the replaced copies left the pool"
     );
     assert_eq!(
         agency
@@ -155,23 +190,13 @@ async fn a_stuck_transaction_is_resent_with_higher_fees() {
 
 #[tokio::test]
 async fn a_receipt_that_never_comes_times_out_retryably() {
-    let anvil = anvil();
-    let (deployer, _) = provider(&anvil, 0);
-    let address = Agency::deploy(deployer.clone())
-        .await
-        .expect("deploy")
-        .address();
     let config = SendConfig {
         stuck_after: Duration::from_millis(100),
         max_bumps: 1,
         receipt_timeout: Duration::from_millis(400),
     };
-    let sender = sender(&anvil, 2, config);
-    let agency = Agency::with_sender(address, sender.clone());
-    let _: () = deployer
-        .raw_request("evm_setAutomine".into(), (false,))
-        .await
-        .expect("automine off");
+    let (_anvil, deployer, sender, agency) = market(config).await;
+    set_automine(&deployer, false).await;
     let err = sender
         .send("deposit", deposit(&agency, 1))
         .await
