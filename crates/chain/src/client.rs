@@ -178,33 +178,48 @@ async fn send(
     Ok(receipt)
 }
 
-/// Polls for a transaction's receipt: every 20 ms at first (a dev chain mines at once), backing
-/// off to every second, until `timeout`. Polling by hash, rather than following new blocks,
-/// also works across a chain that rewinds (a reorg, or `evm_revert` in tests).
+/// Waits for a transaction's receipt, polling by hash until `timeout`. Polling by hash,
+/// rather than following new blocks, also works across a chain that rewinds (a reorg, or
+/// `evm_revert` in tests).
 pub async fn wait_receipt(
     call: &'static str,
     provider: &DynProvider,
     tx: B256,
     timeout: Duration,
 ) -> Result<TransactionReceipt, ChainError> {
+    poll_receipts(call, provider, &[tx], timeout)
+        .await?
+        .ok_or(ChainError::ReceiptTimeout {
+            call,
+            tx,
+            waited: timeout,
+        })
+}
+
+/// Polls the receipts of `hashes` (copies of one transaction) until one is mined or `budget`
+/// runs out: every 20 ms at first (a dev chain mines at once), backing off to every second.
+pub(crate) async fn poll_receipts(
+    call: &'static str,
+    provider: &DynProvider,
+    hashes: &[B256],
+    budget: Duration,
+) -> Result<Option<TransactionReceipt>, ChainError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {
-        let receipt = provider
-            .get_transaction_receipt(tx)
-            .await
-            .map_err(|e| ChainError::from_contract(call, e.into()))?;
-        if let Some(receipt) = receipt {
-            return Ok(receipt);
+        for hash in hashes {
+            let receipt = provider
+                .get_transaction_receipt(*hash)
+                .await
+                .map_err(|e| ChainError::from_contract(call, e.into()))?;
+            if receipt.is_some() {
+                return Ok(receipt);
+            }
         }
-        if start.elapsed() >= timeout {
-            return Err(ChainError::ReceiptTimeout {
-                call,
-                tx,
-                waited: timeout,
-            });
+        if start.elapsed() >= budget {
+            return Ok(None);
         }
-        tokio::time::sleep(pause.min(timeout.saturating_sub(start.elapsed()))).await;
+        tokio::time::sleep(pause.min(budget.saturating_sub(start.elapsed()))).await;
         pause = (pause * 2).min(Duration::from_secs(1));
     }
 }

@@ -19,6 +19,7 @@ use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::Mutex;
 
+use crate::client::poll_receipts;
 use crate::error::ChainError;
 
 /// How [`Sender`] waits and resends.
@@ -137,7 +138,7 @@ impl Sender {
             } else {
                 self.config.receipt_timeout.saturating_sub(start.elapsed())
             };
-            if let Some(receipt) = self.wait_any(call, &hashes, budget).await? {
+            if let Some(receipt) = poll_receipts(call, &self.provider, &hashes, budget).await? {
                 if !receipt.status() {
                     return Err(ChainError::Failed {
                         call,
@@ -181,33 +182,5 @@ impl Sender {
             .await
             .map_err(|e| ChainError::from_contract(call, e.into()))?;
         Ok(*pending.tx_hash())
-    }
-
-    /// Polls the receipts of every copy sent so far until one is mined or `budget` runs out.
-    async fn wait_any(
-        &self,
-        call: &'static str,
-        hashes: &[B256],
-        budget: Duration,
-    ) -> Result<Option<TransactionReceipt>, ChainError> {
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(20);
-        loop {
-            for hash in hashes {
-                let receipt = self
-                    .provider
-                    .get_transaction_receipt(*hash)
-                    .await
-                    .map_err(|e| ChainError::from_contract(call, e.into()))?;
-                if receipt.is_some() {
-                    return Ok(receipt);
-                }
-            }
-            if start.elapsed() >= budget {
-                return Ok(None);
-            }
-            tokio::time::sleep(pause.min(budget.saturating_sub(start.elapsed()))).await;
-            pause = (pause * 2).min(Duration::from_secs(1));
-        }
     }
 }
