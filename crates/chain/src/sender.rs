@@ -5,8 +5,9 @@
 //! held until the node has accepted the transaction. So concurrent sends get consecutive nonces,
 //! and a transaction that was dropped or rewound away (a reorg, `evm_revert`) leaves no gap: the
 //! next send asks the chain again instead of trusting a local counter. This assumes one node
-//! behind the URL; a load balancer whose nodes disagree on the pending count can still collide,
-//! which the node reports and the call fails with a retryable error.
+//! behind the URL: behind a load balancer whose nodes disagree on the pending count, two sends
+//! can get the same nonce, and the node refuses the second ("nonce too low", a final error,
+//! not a retryable one).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
