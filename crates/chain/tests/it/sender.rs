@@ -72,6 +72,15 @@ async fn until<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// The sender's balance in the contract.
+async fn balance(agency: &Agency, sender: &Sender) -> U256 {
+    agency
+        .account(sender.from())
+        .await
+        .expect("account")
+        .balance
+}
+
 fn deposit(agency: &Agency, wei: u64) -> TransactionRequest {
     agency
         .contract()
@@ -104,8 +113,10 @@ async fn concurrent_sends_from_one_key_get_consecutive_nonces() {
         (0..12).collect::<Vec<u64>>(),
         "no collision, no gap"
     );
-    let account = agency.account(sender.from()).await.expect("account");
-    assert_eq!(account.balance, U256::from((1..=12u64).sum::<u64>()));
+    assert_eq!(
+        balance(&agency, &sender).await,
+        U256::from((1..=12u64).sum::<u64>())
+    );
 }
 
 #[tokio::test]
@@ -132,14 +143,7 @@ async fn a_rewound_chain_leaves_no_nonce_gap() {
     .expect("mined without waiting on a gap")
     .expect("deposit");
     assert!(sent.receipt.status());
-    assert_eq!(
-        agency
-            .account(sender.from())
-            .await
-            .expect("account")
-            .balance,
-        U256::from(2)
-    );
+    assert_eq!(balance(&agency, &sender).await, U256::from(2));
 }
 
 #[tokio::test]
@@ -177,15 +181,7 @@ async fn a_stuck_transaction_is_resent_with_higher_fees() {
         None,
         "the replaced copies left the pool"
     );
-    assert_eq!(
-        agency
-            .account(sender.from())
-            .await
-            .expect("account")
-            .balance,
-        U256::from(7),
-        "paid once"
-    );
+    assert_eq!(balance(&agency, &sender).await, U256::from(7), "paid once");
 }
 
 #[tokio::test]
