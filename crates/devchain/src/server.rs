@@ -1,0 +1,207 @@
+//! The JSON-RPC server: HTTP POST and WebSocket on one path (`/`), as geth and anvil serve them.
+//! WebSocket connections also take `eth_subscribe` (`newHeads`, `logs`) and `eth_unsubscribe`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy::primitives::U256;
+use alloy::rpc::types::Filter;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::chain::MinedBlock;
+use crate::error::RpcError;
+use crate::rpc::{MAX_BODY, failure, rpc_header};
+use crate::{DevChain, filters};
+
+/// The router: POST `/` answers JSON-RPC, GET `/` upgrades to a WebSocket. Bodies over
+/// [`MAX_BODY`] get 413.
+pub fn router(chain: DevChain) -> Router {
+    Router::new()
+        .route("/", post(http).get(upgrade))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(chain)
+}
+
+/// Serves [`router`] on `listener` until the future is dropped.
+pub async fn serve(chain: DevChain, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(chain)).await
+}
+
+async fn http(State(chain): State<DevChain>, body: Bytes) -> Response {
+    match chain.handle(&body) {
+        Some(answer) => ([(header::CONTENT_TYPE, "application/json")], answer).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn upgrade(State(chain): State<DevChain>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .max_message_size(MAX_BODY)
+        .on_upgrade(move |socket| connection(socket, chain))
+}
+
+/// Outgoing messages are queued up to this many; a client that reads slower than blocks are
+/// mined loses its subscriptions' oldest notifications, never the connection.
+const OUTBOX: usize = 4096;
+
+async fn connection(socket: WebSocket, chain: DevChain) {
+    let (mut sink, mut incoming) = socket.split();
+    let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(text) = outgoing.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut subscriptions = Subscriptions {
+        chain: chain.clone(),
+        live: HashMap::new(),
+        next: 0,
+    };
+    while let Some(Ok(message)) = incoming.next().await {
+        let body = match message {
+            Message::Text(text) => Bytes::from(text),
+            Message::Binary(bytes) => bytes,
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let answer = match serde_json::from_slice::<Value>(&body) {
+            Ok(request) => subscriptions.handle(request, &outbox),
+            Err(error) => Some(failure(
+                Value::Null,
+                RpcError::new(RpcError::PARSE, format!("parse error: {error}")),
+            )),
+        };
+        if let Some(answer) = answer
+            && outbox.send(answer.to_string()).await.is_err()
+        {
+            break;
+        }
+    }
+    for (_, task) in subscriptions.live.drain() {
+        task.abort();
+    }
+    drop(outbox);
+    let _ = writer.await;
+}
+
+struct Subscriptions {
+    chain: DevChain,
+    live: HashMap<U256, JoinHandle<()>>,
+    next: u64,
+}
+
+enum Topic {
+    NewHeads,
+    Logs(Box<Filter>),
+}
+
+impl Subscriptions {
+    fn handle(&mut self, request: Value, outbox: &mpsc::Sender<String>) -> Option<Value> {
+        let method = request.get("method").and_then(Value::as_str);
+        if !matches!(method, Some("eth_subscribe" | "eth_unsubscribe")) {
+            return self.chain.handle_value(request);
+        }
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let params = request.get("params").cloned().unwrap_or(Value::Null);
+        let outcome = if method == Some("eth_subscribe") {
+            self.subscribe(&params, outbox.clone())
+        } else {
+            self.unsubscribe(&params)
+        };
+        Some(match outcome {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(error) => failure(id, error),
+        })
+    }
+
+    fn subscribe(
+        &mut self,
+        params: &Value,
+        outbox: mpsc::Sender<String>,
+    ) -> Result<Value, RpcError> {
+        let topic = match params.get(0).and_then(Value::as_str) {
+            Some("newHeads") => Topic::NewHeads,
+            Some("logs") => {
+                let filter = match params.get(1) {
+                    None | Some(Value::Null) => Filter::default(),
+                    Some(value) => serde_json::from_value(value.clone())
+                        .map_err(|e| RpcError::invalid_params(format!("bad log filter: {e}")))?,
+                };
+                Topic::Logs(Box::new(filter))
+            }
+            Some(other) => {
+                return Err(RpcError::invalid_params(format!(
+                    "unsupported subscription {other:?}: this chain offers newHeads and logs"
+                )));
+            }
+            None => return Err(RpcError::invalid_params("missing subscription name")),
+        };
+        self.next += 1;
+        let id = U256::from(self.next);
+        let blocks = self.chain.subscribe();
+        self.live
+            .insert(id, tokio::spawn(forward(blocks, topic, id, outbox)));
+        Ok(json!(id))
+    }
+
+    fn unsubscribe(&mut self, params: &Value) -> Result<Value, RpcError> {
+        let id: U256 = params
+            .get(0)
+            .cloned()
+            .and_then(|id| serde_json::from_value(id).ok())
+            .ok_or_else(|| RpcError::invalid_params("missing subscription id"))?;
+        Ok(json!(
+            self.live.remove(&id).inspect(|task| task.abort()).is_some()
+        ))
+    }
+}
+
+async fn forward(
+    mut blocks: broadcast::Receiver<Arc<MinedBlock>>,
+    topic: Topic,
+    id: U256,
+    outbox: mpsc::Sender<String>,
+) {
+    loop {
+        let block = match blocks.recv().await {
+            Ok(block) => block,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "a subscriber fell behind; blocks were skipped");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let results: Vec<Value> = match &topic {
+            Topic::NewHeads => vec![json!(rpc_header(&block))],
+            Topic::Logs(filter) => {
+                let mut logs = Vec::new();
+                if filter.matches_block_range(block.number()) {
+                    filters::block_logs(&block, filter, &mut logs);
+                }
+                logs.into_iter().map(|log| json!(log)).collect()
+            }
+        };
+        for result in results {
+            let note = json!({
+                "jsonrpc": "2.0",
+                "method": "eth_subscription",
+                "params": {"subscription": id, "result": result},
+            });
+            if outbox.try_send(note.to_string()).is_err() && outbox.is_closed() {
+                return;
+            }
+        }
+    }
+}
