@@ -194,9 +194,13 @@ impl Chain {
         self.pool.iter().find(|tx| tx.tx_hash() == hash)
     }
 
-    /// Base fee of the next block (EIP-1559 from the latest block).
+    /// Base fee of the next block: EIP-1559 from the latest block, except that block 1 keeps
+    /// the genesis base fee (as the first EIP-1559 block does, and as anvil does).
     pub(crate) fn next_base_fee(&self) -> u64 {
         let parent = &self.latest().header;
+        if parent.number == 0 {
+            return parent.base_fee_per_gas.unwrap_or_default();
+        }
         calc_next_block_base_fee(
             parent.gas_used,
             parent.gas_limit,
@@ -298,6 +302,11 @@ impl Chain {
         }
         if tx.is_eip4844() {
             return Err(TxError::Unsupported("blob (EIP-4844) transactions"));
+        }
+        if tx.gas_limit() > self.gas_limit {
+            return Err(TxError::Invalid(
+                InvalidTransaction::CallerGasLimitMoreThanBlock,
+            ));
         }
         let sender = tx.signer();
         let state_nonce = self.account(sender).nonce;
@@ -607,7 +616,7 @@ pub(crate) fn describe_invalid(invalid: &InvalidTransaction) -> String {
         } => {
             format!("intrinsic gas too low: have {gas_limit}, want {gas_floor} (calldata floor)")
         }
-        I::CallerGasLimitMoreThanBlock => "exceeds block gas limit".to_owned(),
+        I::CallerGasLimitMoreThanBlock => "gas limit exceeds the block gas limit".to_owned(),
         I::GasPriceLessThanBasefee => "max fee per gas less than block base fee".to_owned(),
         I::InvalidChainId | I::MissingChainId => "invalid chain id".to_owned(),
         other => other.to_string(),

@@ -301,7 +301,8 @@ impl DevChain {
             }
             "evm_increaseTime" => {
                 let seconds: U64 = params.req(0, "seconds")?;
-                ok(U64::from(chain.increase_time(seconds.to())))
+                // The clock's whole offset from the wall clock, in seconds (anvil's answer).
+                ok(chain.increase_time(seconds.to()))
             }
             "evm_setNextBlockTimestamp" => {
                 let timestamp: U64 = params.req(0, "timestamp")?;

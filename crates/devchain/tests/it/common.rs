@@ -51,3 +51,53 @@ pub(crate) fn http(url: &str, chain: &DevChain, account: usize) -> (DynProvider,
         .erased();
     (provider, address)
 }
+
+/// Calls `method` through the chain's JSON-RPC dispatcher: `Ok(result)` or `Err(error object)`.
+pub(crate) fn rpc(
+    chain: &DevChain,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let request =
+        serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+    let answer = chain
+        .handle_value(request)
+        .expect("a request with an id is answered");
+    assert_eq!(
+        answer["id"], 7,
+        "the answer carries the request's id: {answer}"
+    );
+    match answer.get("error") {
+        Some(error) => Err(error.clone()),
+        None => Ok(answer["result"].clone()),
+    }
+}
+
+/// Signs an EIP-1559 transaction from `signer` with the given fields; returns its raw bytes.
+pub(crate) fn signed(
+    signer: &alloy::signers::local::PrivateKeySigner,
+    tx: alloy::consensus::TxEip1559,
+) -> alloy::primitives::Bytes {
+    use alloy::consensus::{SignableTransaction, TxEnvelope};
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy::network::TxSignerSync;
+    let mut tx = tx;
+    let signature = signer.sign_transaction_sync(&mut tx).expect("sign");
+    TxEnvelope::from(tx.into_signed(signature))
+        .encoded_2718()
+        .into()
+}
+
+/// A plain transfer of `value` wei to `to` with sane fees on chain 31337.
+pub(crate) fn transfer(nonce: u64, to: Address, value: u64) -> alloy::consensus::TxEip1559 {
+    alloy::consensus::TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy::primitives::TxKind::Call(to),
+        value: alloy::primitives::U256::from(value),
+        ..Default::default()
+    }
+}

@@ -3,4 +3,6 @@
 //! anvil and cast (npm `@foundry-rs/*-linux-amd64`, installed by `npm ci` at the repository root).
 
 mod common;
+mod differential;
+mod rpc;
 mod smoke;
