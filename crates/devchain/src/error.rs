@@ -101,13 +101,17 @@ impl RpcError {
         Self::new(Self::SERVER, message)
     }
 
-    /// `execution reverted`, with the reason when the data is an `Error(string)`.
+    /// `execution reverted`, with the reason in the message when the data is Solidity's
+    /// `Error(string)` or `Panic(uint256)` (as geth words it); a custom error stays in `data`
+    /// for the client to decode.
     pub fn reverted(data: Bytes) -> Self {
-        let message = match alloy::sol_types::decode_revert_reason(&data) {
-            Some(reason) if !reason.is_empty() && !data.is_empty() && is_standard(&data) => {
-                format!("execution reverted: {reason}")
-            }
-            _ => "execution reverted".to_owned(),
+        use alloy::sol_types::{Panic, Revert, SolError};
+        let message = if let Ok(revert) = Revert::abi_decode(&data) {
+            format!("execution reverted: {}", revert.reason)
+        } else if let Ok(panic) = Panic::abi_decode(&data) {
+            format!("execution reverted: {panic}")
+        } else {
+            "execution reverted".to_owned()
         };
         Self {
             code: Self::REVERTED,
@@ -115,13 +119,6 @@ impl RpcError {
             data: Some(data),
         }
     }
-}
-
-/// Whether revert data is Solidity's `Error(string)` or `Panic(uint256)`, whose reasons geth
-/// puts in the message; a custom error stays in `data` for the client to decode.
-fn is_standard(data: &[u8]) -> bool {
-    use alloy::sol_types::{Panic, Revert, SolError};
-    data.starts_with(&Revert::SELECTOR) || data.starts_with(&Panic::SELECTOR)
 }
 
 impl From<TxError> for RpcError {

@@ -383,9 +383,8 @@ impl DevChain {
             .signer
             .sign_transaction_sync(&mut tx)
             .map_err(|error| RpcError::new(RpcError::INTERNAL, error.to_string()))?;
-        let envelope: TxEnvelope = tx.into_envelope(signature).try_into().map_err(|_| {
-            RpcError::server("transaction type not supported: blob (EIP-4844) transactions")
-        })?;
+        // A blob request builds an EIP-4844 transaction, which `submit` refuses by name.
+        let envelope: TxEnvelope = tx.into_envelope(signature);
         Ok(Recovered::new_unchecked(envelope, from))
     }
 }
@@ -533,6 +532,7 @@ fn run_call(
     cfg.disable_nonce_check = true;
     cfg.disable_base_fee = true;
     cfg.tx_gas_limit_cap = Some(u64::MAX);
+    cfg.tx_chain_id_check = false;
     let gas_price = request.gas_price.or(request.max_fee_per_gas).unwrap_or(0);
     let tx = TxEnv {
         tx_type: if request.max_fee_per_gas.is_some() {
@@ -547,7 +547,7 @@ fn run_call(
         value: request.value.unwrap_or_default(),
         data: request.input.input().cloned().unwrap_or_default(),
         nonce: 0,
-        chain_id: None,
+        chain_id: Some(chain.chain_id),
         access_list: request.access_list.clone().unwrap_or_default(),
         gas_priority_fee: request.max_priority_fee_per_gas.filter(|_| gas_price > 0),
         ..TxEnv::default()

@@ -523,3 +523,86 @@ fn filters_report_new_blocks_and_logs_once() {
     let (_, message) = error_of(&chain, "eth_getFilterChanges", json!([blocks]));
     assert_eq!(message, "filter not found");
 }
+
+#[test]
+fn send_transaction_signs_for_dev_accounts_only() {
+    let chain = common::devchain();
+    let alice = chain.accounts()[0].address;
+    let bob = chain.accounts()[1].address;
+    let hash = rpc(
+        &chain,
+        "eth_sendTransaction",
+        json!([{"from": alice, "to": bob, "value": "0x1"}]),
+    )
+    .unwrap();
+    let receipt = rpc(&chain, "eth_getTransactionReceipt", json!([hash])).unwrap();
+    assert_eq!(
+        (receipt["status"].clone(), receipt["from"].clone()),
+        (json!("0x1"), json!(alice))
+    );
+    assert_eq!(receipt["gasUsed"], "0x5208", "estimated, not guessed");
+    let before = observe(&chain);
+    let stranger = "0x000000000000000000000000000000000000dead";
+    let (code, message) = error_of(
+        &chain,
+        "eth_sendTransaction",
+        json!([{"from": stranger, "to": bob, "value": "0x1"}]),
+    );
+    assert_eq!(code, -32000);
+    assert!(message.contains("not a dev account"), "{message}");
+    let (code, _) = error_of(&chain, "eth_sendTransaction", json!([{"to": bob}]));
+    assert_eq!(code, -32602, "no sender");
+    assert_eq!(observe(&chain), before);
+}
+
+#[test]
+fn calls_and_estimates_report_reverts_in_the_standard_shape() {
+    let chain = common::devchain();
+    let alice = chain.accounts()[0].address;
+    // Init code that reverts with Error("no"): the revert data comes back in `data`, code 3.
+    let reverting = "0x6308c379a060e01b60005260206004526002602452616e6f60f01b60445260646000fd";
+    for method in ["eth_call", "eth_estimateGas"] {
+        let error =
+            rpc(&chain, method, json!([{"from": alice, "data": reverting}])).expect_err(method);
+        assert_eq!(error["code"], 3, "{method}: {error}");
+        assert_eq!(error["message"], "execution reverted: no", "{method}");
+        assert!(
+            error["data"].as_str().unwrap().starts_with("0x08c379a0"),
+            "{method}: {error}"
+        );
+    }
+    // Code that returns 32 bytes: eth_call gives them back.
+    let returning = "0x602a60005260206000f3";
+    assert_eq!(
+        rpc(&chain, "eth_call", json!([{"data": returning}])),
+        Ok(json!(format!("0x{:064x}", 42)))
+    );
+    let estimate = rpc(
+        &chain,
+        "eth_estimateGas",
+        json!([{"from": alice, "data": returning, "chainId": "0x7a69"}]),
+    )
+    .unwrap();
+    let estimate =
+        u64::from_str_radix(estimate.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let hash = rpc(
+        &chain,
+        "eth_sendTransaction",
+        json!([{"from": alice, "data": returning, "gas": format!("{estimate:#x}")}]),
+    )
+    .unwrap();
+    let receipt = rpc(&chain, "eth_getTransactionReceipt", json!([hash])).unwrap();
+    let used = u64::from_str_radix(
+        receipt["gasUsed"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    assert_eq!(receipt["status"], "0x1", "the estimate is enough");
+    assert!(
+        used <= estimate && estimate * 1000 <= used * 1016,
+        "within 1.6%: used {used}, estimated {estimate}"
+    );
+}
