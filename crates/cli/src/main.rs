@@ -40,6 +40,8 @@ enum Command {
     /// Add, read and move content-addressed data (CIDs identical to Kubo's).
     #[command(subcommand)]
     Store(cmd::store::StoreCmd),
+    /// Run the embedded EVM dev chain alone (JSON-RPC over HTTP and WebSocket).
+    Chain(cmd::chain::ChainArgs),
 }
 
 /// The hidden first argument that makes this binary a job child process (see agency-runner).
@@ -83,6 +85,7 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<bool> {
     match cli.command {
         Command::Run(args) => cmd::run::run(args, out).await,
         Command::Store(cmd) => cmd::store::run(cmd, &cli.global, out).await.map(|()| true),
+        Command::Chain(args) => cmd::chain::run(args, out).await.map(|()| true),
     }
 }
 

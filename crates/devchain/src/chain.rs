@@ -556,6 +556,29 @@ impl Chain {
     }
 }
 
+/// The sender of a signed transaction, recovered with libsecp256k1. Signatures with a high `s`
+/// (malleable; EIP-2) are refused, as alloy's own recovery does. (alloy can use libsecp256k1
+/// itself, but its feature builds two versions of the C library.)
+pub(crate) fn recover(tx: TxEnvelope) -> Result<Recovered<TxEnvelope>, String> {
+    let signature = tx.signature();
+    if signature.normalize_s().is_some() {
+        return Err("signature s value is greater than secp256k1n / 2 (EIP-2)".to_owned());
+    }
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
+    let id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(signature.v()))
+        .map_err(|error| error.to_string())?;
+    let recoverable = secp256k1::ecdsa::RecoverableSignature::from_compact(&compact, id)
+        .map_err(|error| error.to_string())?;
+    let message = secp256k1::Message::from_digest(tx.signature_hash().0);
+    let key = secp256k1::SECP256K1
+        .recover_ecdsa(message, &recoverable)
+        .map_err(|error| error.to_string())?;
+    let address = Address::from_raw_public_key(&key.serialize_uncompressed()[1..]);
+    Ok(Recovered::new_unchecked(tx, address))
+}
+
 /// Whether `new` pays at least 10% more than `old` in both fee caps.
 fn outbids(new: &Recovered<TxEnvelope>, old: &Recovered<TxEnvelope>) -> bool {
     let bumped = |fee: u128| fee.saturating_add(fee / 10);

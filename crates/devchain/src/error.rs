@@ -56,6 +56,11 @@ pub enum OpenError {
         found: u64,
         wanted: u64,
     },
+    #[error(
+        "the data dir {path} holds a chain with other dev accounts, balances, gas limit or base \
+         fee: start it with the options it was created with, or use another data dir"
+    )]
+    OtherGenesis { path: PathBuf },
     #[error("a dev chain with a block time needs a tokio runtime to mine on")]
     NoRuntime,
     #[error(

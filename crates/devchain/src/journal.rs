@@ -146,6 +146,11 @@ impl Journal {
                 wanted: genesis.chain_id,
             });
         }
+        if (&found.alloc, found.gas_limit, found.base_fee)
+            != (&genesis.alloc, genesis.gas_limit, genesis.base_fee)
+        {
+            return Err(OpenError::OtherGenesis { path });
+        }
         let mut ends = vec![lines[0].1];
         let mut blocks = Vec::with_capacity(lines.len() - 1);
         for (index, (line, end)) in lines.iter().enumerate().skip(1) {

@@ -211,7 +211,6 @@ fn start(genesis: &journal::Genesis) -> Chain {
 /// Re-executes one journaled block and checks it comes out the same.
 fn replay(chain: &mut Chain, record: BlockRecord, path: &std::path::Path) -> Result<(), OpenError> {
     use alloy::consensus::TxEnvelope;
-    use alloy::consensus::transaction::SignerRecoverable;
     use alloy::eips::eip2718::Decodable2718;
     let diverged = || OpenError::Diverged {
         path: path.to_owned(),
@@ -220,7 +219,7 @@ fn replay(chain: &mut Chain, record: BlockRecord, path: &std::path::Path) -> Res
     let mut txs = Vec::with_capacity(record.txs.len());
     for raw in &record.txs {
         let tx = TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|_| diverged())?;
-        txs.push(tx.try_into_recovered().map_err(|_| diverged())?);
+        txs.push(chain::recover(tx).map_err(|_| diverged())?);
     }
     let (block, rejected) = chain.build_block(txs, record.timestamp, true);
     match block {

@@ -1,6 +1,6 @@
 //! The Ethereum JSON-RPC API: request parsing, batches, error objects and every method.
 
-use alloy::consensus::transaction::{Recovered, SignerRecoverable};
+use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{Transaction as _, TxEnvelope};
 use alloy::eips::eip2718::Decodable2718;
 use alloy::eips::{BlockId, BlockNumberOrTag};
@@ -468,7 +468,7 @@ fn ok(value: impl serde::Serialize) -> RpcResult {
 fn decode_raw(raw: &[u8]) -> Result<Recovered<TxEnvelope>, RpcError> {
     let tx = TxEnvelope::decode_2718_exact(raw)
         .map_err(|error| RpcError::server(format!("malformed transaction: {error}")))?;
-    tx.try_into_recovered()
+    crate::chain::recover(tx)
         .map_err(|error| RpcError::server(format!("invalid transaction signature: {error}")))
 }
 

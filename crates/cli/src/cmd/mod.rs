@@ -1,4 +1,5 @@
 //! Subcommands, one module each.
 
+pub(crate) mod chain;
 pub(crate) mod run;
 pub(crate) mod store;

@@ -177,6 +177,16 @@ fn a_journal_from_another_chain_or_damaged_is_refused_clearly() {
         "{other:?}"
     );
 
+    let fewer = DevChain::open(DevConfig {
+        data_dir: Some(dir.path().to_owned()),
+        accounts: 3,
+        ..common::config()
+    });
+    assert!(
+        matches!(fewer, Err(OpenError::OtherGenesis { .. })),
+        "{fewer:?}"
+    );
+
     let journal = dir.path().join("chain.jsonl");
     let text = std::fs::read_to_string(&journal).unwrap();
     // A block whose recorded hash does not match what replaying it gives.
