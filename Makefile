@@ -1,5 +1,5 @@
 # Developer entry points. `.ci/run` installs the tools and calls `make ci`.
-.PHONY: test ci lint fmt deps bench-store contracts contracts-artifact contracts-gas contracts-slither rust-test
+.PHONY: test ci lint fmt deps bench-store bench-chain contracts contracts-artifact contracts-gas contracts-slither rust-test
 
 FORGE := $(CURDIR)/node_modules/.bin/forge
 
@@ -50,3 +50,7 @@ ci: lint test
 
 bench-store: deps
 	scripts/bench-store.sh
+
+# Signed contract calls per second into the dev chain (in-process and HTTP) and into anvil.
+bench-chain: deps
+	cargo bench -p agency-devchain --bench tps

@@ -26,7 +26,10 @@ fn cast(url: &str, args: &[&str]) -> String {
 }
 
 /// Starts `agency chain` and reads the JSON document it prints first.
-#[expect(clippy::zombie_processes, reason = "the caller stops the node and waits for it")]
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller stops the node and waits for it"
+)]
 fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value) {
     let mut child = agency_cmd(data_dir)
         .args(["--json", "chain", "--listen", "127.0.0.1:0"])
