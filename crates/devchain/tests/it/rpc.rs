@@ -606,3 +606,69 @@ fn calls_and_estimates_report_reverts_in_the_standard_shape() {
         "within 1.6%: used {used}, estimated {estimate}"
     );
 }
+
+#[tokio::test]
+async fn a_block_time_mines_what_is_pending_together() {
+    let config = agency_devchain::DevConfig {
+        block_time: Some(std::time::Duration::from_millis(300)),
+        ..common::config()
+    };
+    let chain = DevChain::open(config).expect("open");
+    let alice = chain.accounts()[0].signer.clone();
+    let bob = chain.accounts()[1].address;
+    let first = rpc(
+        &chain,
+        "eth_sendRawTransaction",
+        json!([signed(&alice, transfer(0, bob, 1))]),
+    )
+    .unwrap();
+    let second = rpc(
+        &chain,
+        "eth_sendRawTransaction",
+        json!([signed(&alice, transfer(1, bob, 1))]),
+    )
+    .unwrap();
+    assert_eq!(
+        rpc(&chain, "eth_getTransactionReceipt", json!([first])),
+        Ok(Value::Null),
+        "pending until the tick"
+    );
+    // A refused transaction is refused at once, even though nothing is mined yet.
+    let (_, message) = error_of(
+        &chain,
+        "eth_sendRawTransaction",
+        json!([signed(&alice, transfer(5, bob, 1))]),
+    );
+    assert!(message.contains("nonce too high"), "{message}");
+    let mut waited = 0;
+    while rpc(&chain, "eth_getTransactionReceipt", json!([second]))
+        .unwrap()
+        .is_null()
+    {
+        assert!(waited < 50, "mined within 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let a = rpc(&chain, "eth_getTransactionReceipt", json!([first])).unwrap();
+    let b = rpc(&chain, "eth_getTransactionReceipt", json!([second])).unwrap();
+    assert_eq!(a["blockNumber"], b["blockNumber"], "one block for both");
+    assert_eq!(
+        (a["transactionIndex"].clone(), b["transactionIndex"].clone()),
+        (json!("0x0"), json!("0x1"))
+    );
+    assert_eq!(b["cumulativeGasUsed"], "0xa410");
+    // No runtime, no miner: a clear error rather than a chain that never mines.
+    let error = std::thread::spawn(|| {
+        DevChain::open(agency_devchain::DevConfig {
+            block_time: Some(std::time::Duration::from_secs(1)),
+            ..common::config()
+        })
+        .expect_err("no runtime")
+    })
+    .join()
+    .unwrap();
+    assert!(
+        error.to_string().contains("needs a tokio runtime"),
+        "{error}"
+    );
+}
