@@ -114,29 +114,8 @@ impl Chain {
             state.insert_account_info(*address, AccountInfo::from_balance(*balance));
         }
         let header = Header {
-            parent_hash: B256::ZERO,
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: Address::ZERO,
-            state_root: EMPTY_ROOT_HASH,
-            transactions_root: EMPTY_ROOT_HASH,
-            receipts_root: EMPTY_ROOT_HASH,
-            logs_bloom: Bloom::ZERO,
-            difficulty: U256::ZERO,
-            number: 0,
-            gas_limit,
-            gas_used: 0,
             timestamp,
-            extra_data: Bytes::new(),
-            mix_hash: B256::ZERO,
-            nonce: B64::ZERO,
-            base_fee_per_gas: Some(base_fee),
-            withdrawals_root: Some(EMPTY_ROOT_HASH),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
-            block_access_list_hash: None,
-            slot_number: None,
+            ..empty_header(gas_limit, base_fee)
         };
         let hash = header.hash_slow();
         state.cache.block_hashes.insert(U256::ZERO, hash);
@@ -463,28 +442,14 @@ impl Chain {
         }
         let header = Header {
             parent_hash,
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: Address::ZERO,
-            state_root: EMPTY_ROOT_HASH,
             transactions_root: proofs::calculate_transaction_root(&envelopes),
             receipts_root: proofs::calculate_receipt_root(&receipts),
             logs_bloom,
-            difficulty: U256::ZERO,
             number,
-            gas_limit: self.gas_limit,
             gas_used: cumulative,
             timestamp,
-            extra_data: Bytes::new(),
             mix_hash,
-            nonce: B64::ZERO,
-            base_fee_per_gas: Some(base_fee),
-            withdrawals_root: Some(EMPTY_ROOT_HASH),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
-            block_access_list_hash: None,
-            slot_number: None,
+            ..empty_header(self.gas_limit, base_fee)
         };
         let hash = header.hash_slow();
         let size = header.length() as u64
@@ -577,6 +542,36 @@ pub(crate) fn recover(tx: TxEnvelope) -> Result<Recovered<TxEnvelope>, String> {
         .map_err(|error| error.to_string())?;
     let address = Address::from_raw_public_key(&key.serialize_uncompressed()[1..]);
     Ok(Recovered::new_unchecked(tx, address))
+}
+
+/// A header with nothing in it: the fields every block of this chain shares (no uncles, no
+/// state root, no withdrawals, blobs or requests), the number, roots and times left empty.
+fn empty_header(gas_limit: u64, base_fee: u64) -> Header {
+    Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: Address::ZERO,
+        state_root: EMPTY_ROOT_HASH,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        logs_bloom: Bloom::ZERO,
+        difficulty: U256::ZERO,
+        number: 0,
+        gas_limit,
+        gas_used: 0,
+        timestamp: 0,
+        extra_data: Bytes::new(),
+        mix_hash: B256::ZERO,
+        nonce: B64::ZERO,
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
+    }
 }
 
 /// Whether `new` pays at least 10% more than `old` in both fee caps.

@@ -101,3 +101,16 @@ pub(crate) fn transfer(nonce: u64, to: Address, value: u64) -> alloy::consensus:
         ..Default::default()
     }
 }
+
+/// Signs `tx` as `signer` and sends it with eth_sendRawTransaction.
+pub(crate) fn send(
+    chain: &DevChain,
+    signer: &alloy::signers::local::PrivateKeySigner,
+    tx: alloy::consensus::TxEip1559,
+) -> Result<serde_json::Value, serde_json::Value> {
+    rpc(
+        chain,
+        "eth_sendRawTransaction",
+        serde_json::json!([signed(signer, tx)]),
+    )
+}

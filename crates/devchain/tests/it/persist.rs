@@ -5,7 +5,7 @@ use std::io::Write;
 use agency_devchain::{DevChain, DevConfig, OpenError};
 use serde_json::{Value, json};
 
-use crate::common::{self, rpc, signed, transfer};
+use crate::common::{self, rpc, send, transfer};
 
 fn open(dir: &std::path::Path) -> DevChain {
     DevChain::open(DevConfig {
@@ -49,12 +49,7 @@ async fn a_market_survives_a_restart() {
         let alice = chain.accounts()[0].signer.clone();
         let bob = chain.accounts()[1].address;
         rpc(&chain, "evm_increaseTime", json!([86_400])).unwrap();
-        rpc(
-            &chain,
-            "eth_sendRawTransaction",
-            json!([signed(&alice, transfer(1, bob, 5))]),
-        )
-        .unwrap();
+        send(&chain, &alice, transfer(1, bob, 5)).unwrap();
         let contract = json!(agency.address());
         let status = rpc(&chain, "eth_getStorageAt", json!([contract, "0x0"])).unwrap();
         (snapshot(&chain, &contract), contract, status)
@@ -72,12 +67,7 @@ async fn a_market_survives_a_restart() {
     );
     // It carries on: the clock keeps its offset, nonces continue.
     let alice = chain.accounts()[0].signer.clone();
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(2, alice.address(), 1))]),
-    )
-    .expect("the next nonce");
+    send(&chain, &alice, transfer(2, alice.address(), 1)).expect("the next nonce");
     let latest = rpc(&chain, "eth_getBlockByNumber", json!(["latest", false])).unwrap();
     let timestamp = u64::from_str_radix(
         latest["timestamp"]
@@ -100,20 +90,10 @@ fn revert_cuts_the_journal_and_a_torn_line_is_dropped() {
         let chain = open(dir.path());
         let alice = chain.accounts()[0].signer.clone();
         let bob = chain.accounts()[1].address;
-        rpc(
-            &chain,
-            "eth_sendRawTransaction",
-            json!([signed(&alice, transfer(0, bob, 1))]),
-        )
-        .unwrap();
+        send(&chain, &alice, transfer(0, bob, 1)).unwrap();
         let snapshot = rpc(&chain, "evm_snapshot", json!([])).unwrap();
         for nonce in 1..4 {
-            rpc(
-                &chain,
-                "eth_sendRawTransaction",
-                json!([signed(&alice, transfer(nonce, bob, 1))]),
-            )
-            .unwrap();
+            send(&chain, &alice, transfer(nonce, bob, 1)).unwrap();
         }
         assert_eq!(chain.block_number(), 4);
         assert_eq!(
@@ -137,12 +117,7 @@ fn revert_cuts_the_journal_and_a_torn_line_is_dropped() {
     let chain = open(dir.path());
     assert_eq!(chain.block_number(), 1);
     let alice = chain.accounts()[0].signer.clone();
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(1, alice.address(), 1))]),
-    )
-    .unwrap();
+    send(&chain, &alice, transfer(1, alice.address(), 1)).unwrap();
     drop(chain);
     assert_eq!(open(dir.path()).block_number(), 2);
 }
@@ -153,12 +128,7 @@ fn a_journal_from_another_chain_or_damaged_is_refused_clearly() {
     {
         let chain = open(dir.path());
         let alice = chain.accounts()[0].signer.clone();
-        rpc(
-            &chain,
-            "eth_sendRawTransaction",
-            json!([signed(&alice, transfer(0, alice.address(), 1))]),
-        )
-        .unwrap();
+        send(&chain, &alice, transfer(0, alice.address(), 1)).unwrap();
     }
     let other = DevChain::open(DevConfig {
         data_dir: Some(dir.path().to_owned()),

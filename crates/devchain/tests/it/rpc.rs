@@ -6,7 +6,7 @@ use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use serde_json::{Value, json};
 
-use crate::common::{self, rpc, signed, transfer};
+use crate::common::{self, rpc, send, signed, transfer};
 
 /// Everything a refused request must leave alone.
 #[derive(Debug, PartialEq)]
@@ -144,12 +144,7 @@ fn bad_transactions_are_refused_with_geths_wording_and_change_nothing() {
     let chain = common::devchain();
     let alice = chain.accounts()[0].signer.clone();
     let bob = chain.accounts()[1].address;
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(0, bob, 1))]),
-    )
-    .expect("a first good transfer");
+    send(&chain, &alice, transfer(0, bob, 1)).expect("a first good transfer");
     let before = observe(&chain);
     let broke = PrivateKeySigner::from_bytes(&[7u8; 32].into()).expect("key");
     let cases: Vec<(&str, Value, &str)> = vec![
@@ -332,12 +327,7 @@ fn historical_state_is_refused_not_faked() {
     let chain = common::devchain();
     let alice = chain.accounts()[0].signer.clone();
     let bob = chain.accounts()[1].address;
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(0, bob, 1))]),
-    )
-    .unwrap();
+    send(&chain, &alice, transfer(0, bob, 1)).unwrap();
     let (code, message) = error_of(&chain, "eth_getBalance", json!([bob, "0x0"]));
     assert_eq!(code, -32000);
     assert!(
@@ -394,12 +384,7 @@ fn time_travel_snapshots_and_manual_mining() {
     );
 
     let snapshot = rpc(&chain, "evm_snapshot", json!([])).unwrap();
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(0, bob, 1))]),
-    )
-    .unwrap();
+    send(&chain, &alice, transfer(0, bob, 1)).unwrap();
     assert_eq!(rpc(&chain, "eth_blockNumber", json!([])), Ok(json!("0x3")));
     assert_eq!(
         rpc(&chain, "evm_revert", json!([snapshot])),
@@ -423,12 +408,7 @@ fn time_travel_snapshots_and_manual_mining() {
     // Automine off: transactions wait in the pool (a pending nonce counts them), a higher fee
     // replaces one, and evm_mine takes them all into one block.
     rpc(&chain, "evm_setAutomine", json!([false])).unwrap();
-    let first = rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(0, bob, 1))]),
-    )
-    .unwrap();
+    let first = send(&chain, &alice, transfer(0, bob, 1)).unwrap();
     assert_eq!(
         rpc(&chain, "eth_getTransactionReceipt", json!([first])),
         Ok(Value::Null)
@@ -437,12 +417,7 @@ fn time_travel_snapshots_and_manual_mining() {
         rpc(&chain, "eth_getTransactionByHash", json!([first])).unwrap()["blockHash"],
         Value::Null
     );
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(1, bob, 1))]),
-    )
-    .unwrap();
+    send(&chain, &alice, transfer(1, bob, 1)).unwrap();
     assert_eq!(
         rpc(
             &chain,
@@ -463,17 +438,14 @@ fn time_travel_snapshots_and_manual_mining() {
         )]),
     );
     assert_eq!(message, "replacement transaction underpriced");
-    let bumped = rpc(
+    let bumped = send(
         &chain,
-        "eth_sendRawTransaction",
-        json!([signed(
-            &alice,
-            alloy::consensus::TxEip1559 {
-                max_fee_per_gas: 11_000_000_000,
-                max_priority_fee_per_gas: 1_100_000_000,
-                ..transfer(1, bob, 2)
-            }
-        )]),
+        &alice,
+        alloy::consensus::TxEip1559 {
+            max_fee_per_gas: 11_000_000_000,
+            max_priority_fee_per_gas: 1_100_000_000,
+            ..transfer(1, bob, 2)
+        },
     )
     .unwrap();
     rpc(&chain, "evm_mine", json!([])).unwrap();
@@ -492,18 +464,8 @@ fn filters_report_new_blocks_and_logs_once() {
         rpc(&chain, "eth_getFilterChanges", json!([blocks])),
         Ok(json!([]))
     );
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(0, bob, 1))]),
-    )
-    .unwrap();
-    rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(1, bob, 1))]),
-    )
-    .unwrap();
+    send(&chain, &alice, transfer(0, bob, 1)).unwrap();
+    send(&chain, &alice, transfer(1, bob, 1)).unwrap();
     let changes = rpc(&chain, "eth_getFilterChanges", json!([blocks])).unwrap();
     assert_eq!(changes.as_array().unwrap().len(), 2);
     assert_eq!(
@@ -616,18 +578,8 @@ async fn a_block_time_mines_what_is_pending_together() {
     let chain = DevChain::open(config).expect("open");
     let alice = chain.accounts()[0].signer.clone();
     let bob = chain.accounts()[1].address;
-    let first = rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(0, bob, 1))]),
-    )
-    .unwrap();
-    let second = rpc(
-        &chain,
-        "eth_sendRawTransaction",
-        json!([signed(&alice, transfer(1, bob, 1))]),
-    )
-    .unwrap();
+    let first = send(&chain, &alice, transfer(0, bob, 1)).unwrap();
+    let second = send(&chain, &alice, transfer(1, bob, 1)).unwrap();
     assert_eq!(
         rpc(&chain, "eth_getTransactionReceipt", json!([first])),
         Ok(Value::Null),
