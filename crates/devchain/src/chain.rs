@@ -493,31 +493,35 @@ impl Chain {
         id
     }
 
-    /// Restores snapshot `id`, dropping it and every later one. Returns the height reverted to,
-    /// or `None` for an unknown snapshot.
-    pub(crate) fn revert(&mut self, id: u64) -> Option<u64> {
+    /// Restores snapshot `id`, dropping it and every later one. Returns the height reverted to
+    /// and the blocks dropped (newest first), or `None` for an unknown snapshot.
+    pub(crate) fn revert(&mut self, id: u64) -> Option<(u64, Vec<Arc<MinedBlock>>)> {
         let position = self
             .snapshots
             .iter()
             .position(|snapshot| snapshot.id == id)?;
         let snapshot = self.snapshots.drain(position..).next()?;
-        self.truncate(snapshot.height);
+        let dropped = self.truncate(snapshot.height);
         self.state = snapshot.state;
         self.time_offset = snapshot.time_offset;
         self.next_timestamp = None;
         self.pool = snapshot.pool;
-        Some(snapshot.height)
+        Some((snapshot.height, dropped))
     }
 
-    /// Drops every block above `height` from the block indexes (not from the state).
-    fn truncate(&mut self, height: u64) {
+    /// Drops every block above `height` from the block indexes (not from the state); returns
+    /// them, newest first.
+    fn truncate(&mut self, height: u64) -> Vec<Arc<MinedBlock>> {
+        let mut dropped = Vec::new();
         while self.height() > height {
             let block = self.blocks.pop().expect("above genesis");
             self.by_hash.remove(&block.hash);
             for mined in &block.txs {
                 self.tx_index.remove(&mined.hash);
             }
+            dropped.push(block);
         }
+        dropped
     }
 }
 

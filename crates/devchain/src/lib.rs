@@ -55,7 +55,7 @@ struct Inner {
     locked: Mutex<Locked>,
     accounts: Vec<DevAccount>,
     balance: U256,
-    blocks: broadcast::Sender<Arc<MinedBlock>>,
+    blocks: broadcast::Sender<BlockEvent>,
     filters: Mutex<filters::Filters>,
     data_dir: Option<PathBuf>,
 }
@@ -155,15 +155,15 @@ impl DevChain {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Subscribes to blocks as they are mined.
-    fn subscribe(&self) -> broadcast::Receiver<Arc<MinedBlock>> {
+    /// Subscribes to blocks as they are mined and dropped.
+    fn subscribe(&self) -> broadcast::Receiver<BlockEvent> {
         self.inner.blocks.subscribe()
     }
 }
 
 impl Locked {
     /// Records a newly mined block: the journal, then the subscribers.
-    fn mined(&mut self, block: &Arc<MinedBlock>, blocks: &broadcast::Sender<Arc<MinedBlock>>) {
+    fn mined(&mut self, block: &Arc<MinedBlock>, blocks: &broadcast::Sender<BlockEvent>) {
         if let Some(journal) = &mut self.journal {
             let record = BlockRecord::of(block, self.chain.time_offset);
             if let Err(error) = journal.append(&record) {
@@ -175,8 +175,16 @@ impl Locked {
                 self.journal = None;
             }
         }
-        let _ = blocks.send(block.clone());
+        let _ = blocks.send(BlockEvent::Mined(block.clone()));
     }
+}
+
+/// What subscribers hear about.
+#[derive(Debug, Clone)]
+enum BlockEvent {
+    Mined(Arc<MinedBlock>),
+    /// A block `evm_revert` took off the chain: its logs are reported again, `removed: true`.
+    Dropped(Arc<MinedBlock>),
 }
 
 fn derive_accounts(mnemonic: &str, count: u32) -> Result<Vec<DevAccount>, OpenError> {

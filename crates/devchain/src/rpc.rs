@@ -319,9 +319,12 @@ impl DevChain {
             "evm_snapshot" => ok(U64::from(chain.snapshot())),
             "evm_revert" => {
                 let id: U64 = params.req(0, "snapshot id")?;
-                let Some(height) = chain.revert(id.to()) else {
+                let Some((height, dropped)) = chain.revert(id.to()) else {
                     return ok(false);
                 };
+                for block in dropped {
+                    let _ = self.inner.blocks.send(crate::BlockEvent::Dropped(block));
+                }
                 if let Some(journal) = &mut locked.journal
                     && let Err(error) = journal.truncate(height)
                 {

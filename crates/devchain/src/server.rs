@@ -1,8 +1,8 @@
 //! The JSON-RPC server: HTTP POST and WebSocket on one path (`/`), as geth and anvil serve them.
-//! WebSocket connections also take `eth_subscribe` (`newHeads`, `logs`) and `eth_unsubscribe`.
+//! WebSocket connections also take `eth_subscribe` (`newHeads`, `logs`) and `eth_unsubscribe`;
+//! when `evm_revert` drops blocks, log subscribers get their logs again with `removed: true`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use alloy::primitives::U256;
 use alloy::rpc::types::Filter;
@@ -18,10 +18,9 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::chain::MinedBlock;
 use crate::error::RpcError;
 use crate::rpc::{MAX_BODY, failure, rpc_header};
-use crate::{DevChain, filters};
+use crate::{BlockEvent, DevChain, filters};
 
 /// The router: POST `/` answers JSON-RPC, GET `/` upgrades to a WebSocket. Bodies over
 /// [`MAX_BODY`] get 413.
@@ -169,14 +168,15 @@ impl Subscriptions {
 }
 
 async fn forward(
-    mut blocks: broadcast::Receiver<Arc<MinedBlock>>,
+    mut blocks: broadcast::Receiver<BlockEvent>,
     topic: Topic,
     id: U256,
     outbox: mpsc::Sender<String>,
 ) {
     loop {
-        let block = match blocks.recv().await {
-            Ok(block) => block,
+        let (block, removed) = match blocks.recv().await {
+            Ok(BlockEvent::Mined(block)) => (block, false),
+            Ok(BlockEvent::Dropped(block)) => (block, true),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "a subscriber fell behind; blocks were skipped");
                 continue;
@@ -184,13 +184,24 @@ async fn forward(
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let results: Vec<Value> = match &topic {
+            Topic::NewHeads if removed => Vec::new(),
             Topic::NewHeads => vec![json!(rpc_header(&block))],
             Topic::Logs(filter) => {
                 let mut logs = Vec::new();
                 if filter.matches_block_range(block.number()) {
                     filters::block_logs(&block, filter, &mut logs);
                 }
-                logs.into_iter().map(|log| json!(log)).collect()
+                // A dropped block's logs go out again marked removed, newest first (geth's
+                // order on a reorg).
+                if removed {
+                    logs.reverse();
+                }
+                logs.into_iter()
+                    .map(|mut log| {
+                        log.removed = removed;
+                        json!(log)
+                    })
+                    .collect()
             }
         };
         for result in results {

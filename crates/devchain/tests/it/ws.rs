@@ -116,3 +116,37 @@ async fn subscriptions_deliver_heads_and_matching_logs() {
 fn hex_of(address: alloy::primitives::Address) -> String {
     format!("{address:x}").trim_start_matches("0x").to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_dropped_by_a_revert_come_back_removed() {
+    let chain = common::devchain();
+    let url = common::serve(&chain).await.replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let (provider, _) = common::in_process(&chain, 0);
+    let agency = agency_chain::Agency::deploy(provider)
+        .await
+        .expect("deploy");
+    send(&mut socket, json!({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["logs", {"address": agency.address()}]})).await;
+    let logs = next(&mut socket).await["result"].clone();
+    let snapshot = common::rpc(&chain, "evm_snapshot", json!([])).unwrap();
+    agency
+        .deposit(alloy::primitives::U256::from(7))
+        .await
+        .expect("deposit");
+    let added = next(&mut socket).await;
+    assert_eq!(added["params"]["subscription"], logs);
+    assert_eq!(added["params"]["result"]["removed"], false);
+    assert_eq!(
+        common::rpc(&chain, "evm_revert", json!([snapshot])),
+        Ok(json!(true))
+    );
+    let removed = next(&mut socket).await;
+    assert_eq!(removed["params"]["subscription"], logs);
+    let (before, after) = (&added["params"]["result"], &removed["params"]["result"]);
+    assert_eq!(after["removed"], true);
+    for field in ["transactionHash", "blockHash", "logIndex", "topics", "data"] {
+        assert_eq!(before[field], after[field], "{field}");
+    }
+}
