@@ -25,7 +25,7 @@ use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::node_bindings::Anvil;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::primitives::{B256, Bytes, TxKind, U256};
 use alloy::rpc::client::RpcClient;
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
@@ -310,9 +310,4 @@ fn interleave(batches: &[Vec<Bytes>]) -> Vec<&Bytes> {
     (0..longest)
         .flat_map(|i| batches.iter().filter_map(move |batch| batch.get(i)))
         .collect()
-}
-
-#[allow(dead_code, reason = "documents the target's address")]
-fn target(deployer: Address) -> Address {
-    deployer.create(0)
 }

@@ -11,7 +11,7 @@ use alloy::consensus::{
     Transaction as _, TxEnvelope, proofs,
 };
 use alloy::eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
-use alloy::eips::eip2718::Encodable2718;
+use alloy::eips::eip2718::{Decodable2718, Encodable2718};
 use alloy::eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy::primitives::{Address, B64, B256, Bloom, Bytes, U256, keccak256};
 use alloy::rlp::Encodable;
@@ -354,8 +354,8 @@ impl Chain {
     }
 
     /// Mines one block from the pool (what fits in its gas limit, in order).
-    pub(crate) fn mine(&mut self, timestamp: Option<u64>) -> (Arc<MinedBlock>, Vec<Rejected>) {
-        let timestamp = timestamp.unwrap_or_else(|| self.next_timestamp());
+    pub(crate) fn mine(&mut self) -> (Arc<MinedBlock>, Vec<Rejected>) {
+        let timestamp = self.next_timestamp();
         let pool = std::mem::take(&mut self.pool);
         let (block, rejected) = self.build_block(pool, timestamp, true);
         (block.expect("an empty block is allowed here"), rejected)
@@ -523,6 +523,13 @@ impl Chain {
         }
         dropped
     }
+}
+
+/// Decodes raw EIP-2718 bytes (every byte used) and recovers the sender.
+pub(crate) fn decode_raw(raw: &[u8]) -> Result<Recovered<TxEnvelope>, String> {
+    let tx = TxEnvelope::decode_2718_exact(raw)
+        .map_err(|error| format!("malformed transaction: {error}"))?;
+    recover(tx).map_err(|error| format!("invalid transaction signature: {error}"))
 }
 
 /// The sender of a signed transaction, recovered with libsecp256k1. Signatures with a high `s`

@@ -162,6 +162,16 @@ impl DevChain {
 }
 
 impl Locked {
+    /// Mines a block from the pool and records it; transactions the EVM refuses are dropped
+    /// with a warning.
+    fn mine(&mut self, blocks: &broadcast::Sender<BlockEvent>) {
+        let (block, rejected) = self.chain.mine();
+        for (hash, error) in rejected {
+            tracing::warn!(%hash, %error, "dropped a pending transaction");
+        }
+        self.mined(&block, blocks);
+    }
+
     /// Records a newly mined block: the journal, then the subscribers.
     fn mined(&mut self, block: &Arc<MinedBlock>, blocks: &broadcast::Sender<BlockEvent>) {
         if let Some(journal) = &mut self.journal {
@@ -218,16 +228,13 @@ fn start(genesis: &journal::Genesis) -> Chain {
 
 /// Re-executes one journaled block and checks it comes out the same.
 fn replay(chain: &mut Chain, record: BlockRecord, path: &std::path::Path) -> Result<(), OpenError> {
-    use alloy::consensus::TxEnvelope;
-    use alloy::eips::eip2718::Decodable2718;
     let diverged = || OpenError::Diverged {
         path: path.to_owned(),
         number: record.number,
     };
     let mut txs = Vec::with_capacity(record.txs.len());
     for raw in &record.txs {
-        let tx = TxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|_| diverged())?;
-        txs.push(chain::recover(tx).map_err(|_| diverged())?);
+        txs.push(chain::decode_raw(raw).map_err(|_| diverged())?);
     }
     let (block, rejected) = chain.build_block(txs, record.timestamp, true);
     match block {
@@ -249,11 +256,7 @@ async fn mine_every(inner: Weak<Inner>, block_time: std::time::Duration) {
         let chain = DevChain { inner };
         let mut locked = chain.lock();
         if !locked.chain.automine {
-            let (block, rejected) = locked.chain.mine(None);
-            for (hash, error) in rejected {
-                tracing::warn!(%hash, %error, "dropped a pending transaction");
-            }
-            locked.mined(&block, &chain.inner.blocks);
+            locked.mine(&chain.inner.blocks);
         }
     }
 }

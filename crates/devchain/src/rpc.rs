@@ -2,7 +2,6 @@
 
 use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{Transaction as _, TxEnvelope};
-use alloy::eips::eip2718::Decodable2718;
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U64, U128, U256};
@@ -100,7 +99,7 @@ impl DevChain {
         let outcome = self.call(&method, Params(params));
         let id = id?; // a notification: run it, answer nothing
         Some(match outcome {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Ok(result) => success(id, result),
             Err(error) => failure(id, error),
         })
     }
@@ -190,7 +189,7 @@ impl DevChain {
             }
             "eth_sendRawTransaction" => {
                 let raw: Bytes = params.req(0, "raw transaction")?;
-                let tx = decode_raw(&raw)?;
+                let tx = crate::chain::decode_raw(&raw).map_err(RpcError::server)?;
                 let hash = *tx.tx_hash();
                 submit(locked, tx, self)?;
                 ok(hash)
@@ -292,11 +291,7 @@ impl DevChain {
                         .set_next_timestamp(timestamp)
                         .map_err(RpcError::server)?;
                 }
-                let (block, rejected) = chain.mine(None);
-                for (hash, error) in rejected {
-                    tracing::warn!(%hash, %error, "dropped a pending transaction");
-                }
-                locked.mined(&block, &self.inner.blocks);
+                locked.mine(&self.inner.blocks);
                 ok("0x0")
             }
             "evm_increaseTime" => {
@@ -459,6 +454,10 @@ fn parse_request(request: Value) -> Result<Parsed, (Value, RpcError)> {
     Ok((id, method, params))
 }
 
+pub(crate) fn success(id: Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
 pub(crate) fn failure(id: Value, error: RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": error})
 }
@@ -466,13 +465,6 @@ pub(crate) fn failure(id: Value, error: RpcError) -> Value {
 fn ok(value: impl serde::Serialize) -> RpcResult {
     serde_json::to_value(value)
         .map_err(|error| RpcError::new(RpcError::INTERNAL, error.to_string()))
-}
-
-fn decode_raw(raw: &[u8]) -> Result<Recovered<TxEnvelope>, RpcError> {
-    let tx = TxEnvelope::decode_2718_exact(raw)
-        .map_err(|error| RpcError::server(format!("malformed transaction: {error}")))?;
-    crate::chain::recover(tx)
-        .map_err(|error| RpcError::server(format!("invalid transaction signature: {error}")))
 }
 
 fn submit(
@@ -651,30 +643,19 @@ fn logs(chain: &Chain, filter: &Filter) -> Result<Vec<Log>, RpcError> {
 
 fn mine_timestamp(params: &Params) -> Result<Option<u64>, RpcError> {
     // evm_mine takes a timestamp, or (hardhat/anvil) an object with one.
-    match params.0.first() {
+    let value = match params.0.first() {
+        Some(Value::Object(options)) => options.get("timestamp"),
+        other => other,
+    };
+    match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(options)) => match options.get("timestamp") {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => U64::deserialize_value(value).map(|t| Some(t.to())),
-        },
-        Some(value) => U64::deserialize_value(value).map(|t| Some(t.to())),
-    }
-}
-
-trait DeserializeValue: Sized {
-    fn deserialize_value(value: &Value) -> Result<Self, RpcError>;
-}
-
-impl DeserializeValue for U64 {
-    fn deserialize_value(value: &Value) -> Result<Self, RpcError> {
-        match value {
-            Value::Number(number) => number
-                .as_u64()
-                .map(U64::from)
-                .ok_or_else(|| RpcError::invalid_params("timestamp must be a whole number")),
-            other => U64::deserialize(other)
-                .map_err(|error| RpcError::invalid_params(format!("bad timestamp: {error}"))),
-        }
+        Some(Value::Number(number)) => number
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| RpcError::invalid_params("timestamp must be a whole number")),
+        Some(other) => U64::deserialize(other)
+            .map(|timestamp| Some(timestamp.to()))
+            .map_err(|error| RpcError::invalid_params(format!("bad timestamp: {error}"))),
     }
 }
 

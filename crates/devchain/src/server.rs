@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::error::RpcError;
-use crate::rpc::{MAX_BODY, failure, rpc_header};
+use crate::rpc::{MAX_BODY, failure, rpc_header, success};
 use crate::{BlockEvent, DevChain, filters};
 
 /// The router: POST `/` answers JSON-RPC, GET `/` upgrades to a WebSocket. Bodies over
@@ -120,7 +120,7 @@ impl Subscriptions {
             self.unsubscribe(&params)
         };
         Some(match outcome {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Ok(result) => success(id, result),
             Err(error) => failure(id, error),
         })
     }
