@@ -42,6 +42,8 @@ enum Command {
     Store(cmd::store::StoreCmd),
     /// Run the embedded EVM dev chain alone (JSON-RPC over HTTP and WebSocket).
     Chain(cmd::chain::ChainArgs),
+    /// Run an agent: stake, claim jobs, run them, deliver results, get paid.
+    Worker(cmd::worker::WorkerArgs),
 }
 
 /// The hidden first argument that makes this binary a job child process (see agency-runner).
@@ -86,6 +88,9 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<bool> {
         Command::Run(args) => cmd::run::run(args, out).await,
         Command::Store(cmd) => cmd::store::run(cmd, &cli.global, out).await.map(|()| true),
         Command::Chain(args) => cmd::chain::run(args, out).await.map(|()| true),
+        Command::Worker(args) => cmd::worker::run(args, &cli.global, out)
+            .await
+            .map(|()| true),
     }
 }
 

@@ -1,7 +1,12 @@
 //! Options shared by every subcommand.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use agency_chain::KeySource;
+use agency_store::{BlockStore, FsStore, KuboStore};
+use alloy::primitives::{Address, U256};
+use anyhow::{Context, Result, bail};
 use clap::{ArgAction, Args};
 
 /// Global options (each also from an `AGENCY_*` environment variable).
@@ -22,6 +27,108 @@ pub(crate) struct GlobalOpts {
 
     #[command(flatten)]
     pub(crate) store: StoreOpts,
+
+    #[command(flatten)]
+    pub(crate) chain: ChainOpts,
+}
+
+/// Which chain, contract and account to use.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global Options")]
+pub(crate) struct ChainOpts {
+    /// Ethereum JSON-RPC endpoint (the dev chain, anvil, geth, an L2).
+    #[arg(
+        long,
+        global = true,
+        env = "AGENCY_RPC_URL",
+        default_value = "http://127.0.0.1:8545",
+        value_name = "URL"
+    )]
+    pub(crate) rpc_url: String,
+
+    /// Address of the JobAgency contract [default: where `agency dev` deploys it].
+    #[arg(long, global = true, env = "AGENCY_AGENCY", value_name = "ADDRESS")]
+    pub(crate) agency: Option<Address>,
+
+    /// Hex private key of the account to act as. Prefer the environment variable for real keys:
+    /// command lines are visible to other users of the machine.
+    #[arg(
+        long,
+        global = true,
+        env = "AGENCY_PRIVATE_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub(crate) private_key: Option<String>,
+
+    /// Encrypted JSON keystore of the account (password from $AGENCY_KEYSTORE_PASSWORD).
+    #[arg(
+        long,
+        global = true,
+        env = "AGENCY_KEYSTORE",
+        value_name = "FILE",
+        conflicts_with = "private_key"
+    )]
+    pub(crate) keystore: Option<PathBuf>,
+}
+
+/// Where `agency dev` deploys JobAgency: the first contract of dev account 0.
+pub(crate) const DEV_AGENCY: Address =
+    alloy::primitives::address!("5FbDB2315678afecb367f032d93F642f64180aa3");
+
+impl ChainOpts {
+    /// The contract's address.
+    pub(crate) fn agency(&self) -> Address {
+        self.agency.unwrap_or(DEV_AGENCY)
+    }
+
+    /// The account's key, from `--private-key` or `--keystore`.
+    pub(crate) fn key(&self) -> Result<KeySource> {
+        match (&self.private_key, &self.keystore) {
+            (Some(hex), _) => Ok(KeySource::PrivateKey(hex.clone())),
+            (None, Some(path)) => {
+                let password = std::env::var("AGENCY_KEYSTORE_PASSWORD")
+                    .context("--keystore needs its password in $AGENCY_KEYSTORE_PASSWORD")?;
+                Ok(KeySource::Keystore {
+                    path: path.clone(),
+                    password,
+                })
+            }
+            (None, None) => bail!(
+                "no account: set AGENCY_PRIVATE_KEY (or pass --private-key), or pass --keystore"
+            ),
+        }
+    }
+
+    /// The RPC endpoint as a URL.
+    pub(crate) fn url(&self) -> Result<alloy::transports::http::reqwest::Url> {
+        self.rpc_url
+            .parse()
+            .with_context(|| format!("--rpc-url {:?} is not a URL", self.rpc_url))
+    }
+}
+
+/// Parses an amount: plain wei (`1000`), or a decimal with a unit: `0.01eth`, `0.01ether`,
+/// `10gwei`, `5wei`.
+pub(crate) fn parse_amount(text: &str) -> Result<U256, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim());
+    let decimals = match unit {
+        "" | "wei" => 0,
+        "gwei" => 9,
+        "eth" | "ether" => 18,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use wei, gwei or eth, e.g. 0.01eth)"
+            ));
+        }
+    };
+    alloy::primitives::utils::parse_units(number, decimals)
+        .ok()
+        .map(|v| v.get_absolute())
+        .filter(|_| !number.starts_with('-'))
+        .ok_or_else(|| format!("{text:?} is not an amount (e.g. 0.01eth, 10gwei, 1000)"))
 }
 
 /// Which content store to use.
@@ -45,6 +152,14 @@ pub(crate) struct StoreOpts {
 }
 
 impl StoreOpts {
+    /// Opens the configured store: a Kubo node's RPC API, or the embedded one.
+    pub(crate) fn open(&self) -> Result<Arc<dyn BlockStore>> {
+        Ok(match &self.ipfs_api {
+            Some(url) => Arc::new(KuboStore::new(url)?),
+            None => Arc::new(FsStore::open(self.store_dir())?),
+        })
+    }
+
     /// Returns the embedded store's directory.
     pub(crate) fn store_dir(&self) -> PathBuf {
         self.store
@@ -66,4 +181,22 @@ pub(crate) fn data_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/agency")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_take_units_and_refuse_nonsense() {
+        let wei = |v: u128| U256::from(v);
+        assert_eq!(parse_amount("1000"), Ok(wei(1000)));
+        assert_eq!(parse_amount("5wei"), Ok(wei(5)));
+        assert_eq!(parse_amount("10gwei"), Ok(wei(10_000_000_000)));
+        assert_eq!(parse_amount("0.01eth"), Ok(wei(10_000_000_000_000_000)));
+        assert_eq!(parse_amount("1 ETHER"), Ok(wei(1_000_000_000_000_000_000)));
+        for bad in ["", "eth", "1.5", "0.1wei", "-1", "1btc", "1e18", "0x10"] {
+            assert!(parse_amount(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

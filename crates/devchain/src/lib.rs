@@ -156,6 +156,7 @@ impl DevChain {
     }
 
     /// Subscribes to blocks as they are mined and dropped.
+    #[cfg(feature = "server")]
     fn subscribe(&self) -> broadcast::Receiver<BlockEvent> {
         self.inner.blocks.subscribe()
     }
@@ -189,8 +190,12 @@ impl Locked {
     }
 }
 
-/// What subscribers hear about.
+/// What subscribers (the WebSocket server) hear about.
 #[derive(Debug, Clone)]
+#[cfg_attr(
+    not(feature = "server"),
+    expect(dead_code, reason = "only the server subscribes")
+)]
 enum BlockEvent {
     Mined(Arc<MinedBlock>),
     /// A block `evm_revert` took off the chain: its logs are reported again, `removed: true`.

@@ -59,6 +59,21 @@ pub fn sha256_multihash(data: &[u8]) -> Multihash<64> {
     Multihash::wrap(MULTIHASH_SHA2_256, &digest).expect("a 32-byte digest fits a 64-byte multihash")
 }
 
+/// The CIDv1 `raw` block named by a sha2-256 `digest`: how a job spec or result envelope is
+/// found from the digest the contract holds.
+pub fn raw_cid(digest: [u8; 32]) -> Cid {
+    let mh = Multihash::wrap(MULTIHASH_SHA2_256, &digest).expect("a 32-byte digest fits");
+    Cid::new_v1(CODEC_RAW, mh)
+}
+
+/// The 32-byte sha2-256 digest inside `cid`, if it has one (every CID Agency supports does).
+pub fn digest_of(cid: &Cid) -> Option<[u8; 32]> {
+    let mh = cid.hash();
+    (mh.code() == MULTIHASH_SHA2_256)
+        .then(|| mh.digest().try_into().ok())
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -172,6 +172,7 @@ impl Envelope {
 
 /// Deterministic resource limits of a job; part of the job, so every agent enforces the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     /// CPU budget in fuel units: one unit per QuickJS interrupt check (about every 10,000
     /// bytecode branches and calls).

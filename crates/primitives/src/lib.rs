@@ -8,10 +8,13 @@
 mod block;
 mod cids;
 mod envelope;
+mod spec;
 
 pub use block::{Block, BlockError};
 pub use cid::{Cid, multibase};
 pub use cids::{
-    CODEC_DAG_PB, CODEC_RAW, CidError, MULTIHASH_SHA2_256, parse_cid, sha256_multihash,
+    CODEC_DAG_PB, CODEC_RAW, CidError, MULTIHASH_SHA2_256, digest_of, parse_cid, raw_cid,
+    sha256_multihash,
 };
 pub use envelope::{Envelope, ErrorKind, JobError, Limits, LogEntry, Success};
+pub use spec::{JobSpec, SPEC_VERSION, SpecError, hex32, parse_hex32};

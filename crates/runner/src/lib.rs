@@ -62,7 +62,7 @@ pub struct JobRun {
     /// Deterministic limits.
     pub limits: Limits,
     /// Seed of `Math.random`.
-    #[serde(with = "hex32")]
+    #[serde(with = "agency_primitives::hex32")]
     pub seed: [u8; 32],
     /// What `Date.now()` returns, in milliseconds since the epoch.
     pub timestamp_ms: i64,
@@ -85,31 +85,10 @@ impl JobRun {
     }
 }
 
-mod hex32 {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(crate) fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_seed(&text).map_err(D::Error::custom)
-    }
-}
-
 /// Parses a seed: up to 64 hex digits, left-padded with zeros to 32 bytes.
 pub fn parse_seed(text: &str) -> Result<[u8; 32], String> {
-    let t = text.trim().trim_start_matches("0x");
-    if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("invalid seed {text:?}: want 1 to 64 hex digits"));
-    }
-    let padded = format!("{t:0>64}");
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&padded[2 * i..2 * i + 2], 16).expect("checked hex");
-    }
-    Ok(out)
+    agency_primitives::parse_hex32(text)
+        .map_err(|_| format!("invalid seed {text:?}: want 1 to 64 hex digits"))
 }
 
 /// An infrastructure failure: the job has no envelope, must not be committed, and may be

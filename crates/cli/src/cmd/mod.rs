@@ -3,3 +3,4 @@
 pub(crate) mod chain;
 pub(crate) mod run;
 pub(crate) mod store;
+pub(crate) mod worker;

@@ -8,8 +8,8 @@ use std::{
 
 use agency_primitives::{Cid, parse_cid};
 use agency_store::{
-    BlockStore, FsStore, ImportOptions, KuboStore, cat, export_car, import, import_car_file,
-    import_file, server,
+    BlockStore, ImportOptions, KuboStore, cat, export_car, import, import_car_file, import_file,
+    server,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -106,10 +106,7 @@ pub(crate) async fn run(cmd: StoreCmd, g: &GlobalOpts, out: Output) -> Result<()
 
 /// The configured block store: Kubo with `--ipfs-api`, else the embedded on-disk store.
 fn open_store(g: &GlobalOpts) -> Result<Arc<dyn BlockStore>> {
-    Ok(match &g.store.ipfs_api {
-        Some(url) => Arc::new(KuboStore::new(url)?),
-        None => Arc::new(FsStore::open(g.store.store_dir())?),
-    })
+    g.store.open()
 }
 
 fn cid_arg(text: &str) -> Result<Cid> {

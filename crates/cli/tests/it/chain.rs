@@ -6,7 +6,7 @@ use std::process::{Child, Stdio};
 
 use crate::{agency, agency_cmd, stderr};
 
-fn cast(url: &str, args: &[&str]) -> String {
+pub(crate) fn cast(url: &str, args: &[&str]) -> String {
     let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/.bin/cast");
     assert!(
         Path::new(bin).exists(),
@@ -30,7 +30,7 @@ fn cast(url: &str, args: &[&str]) -> String {
     clippy::zombie_processes,
     reason = "the caller stops the node and waits for it"
 )]
-fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value) {
+pub(crate) fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value) {
     let mut child = agency_cmd(data_dir)
         .args(["--json", "chain", "--listen", "127.0.0.1:0"])
         .args(args)
@@ -52,7 +52,7 @@ fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value) {
     }
 }
 
-fn stop(child: &mut Child) {
+pub(crate) fn stop(child: &mut Child) {
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -4,6 +4,7 @@
 mod chain;
 mod run;
 mod store;
+mod worker;
 
 use std::{
     path::Path,

@@ -1,0 +1,452 @@
+//! The per-job state machine: `step(state, input, ctx) -> (state, action)`, pure.
+//!
+//! The machine is level-triggered. Besides what only the agent knows (its result and salt, and
+//! whether it gave the job up), it keeps nothing it could read from the chain: every decision is
+//! made on a fresh [`View`] of the job. So a restart, a lost receipt, a reorg or a missed event
+//! all come down to the same thing: observe the job again and act on what is there. The driver
+//! journals the state a step returns before it starts the step's action, so the result and salt a
+//! commitment binds are on disk before the commitment is sent, and never change afterwards.
+
+use alloy::primitives::{B256, U256};
+use serde::{Deserialize, Serialize};
+
+/// What the agent knows about one job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    pub phase: Phase,
+    /// The envelope digest this agent computed, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<B256>,
+    /// The salt of its commitment (r > 1), chosen with the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<B256>,
+    /// Claims sent for this job so far.
+    #[serde(default)]
+    pub claims: u8,
+}
+
+/// Claims an agent sends for one job before it stops trying (each refused one costs nothing
+/// but an estimate; a race lost to another agent is the usual reason).
+pub const MAX_CLAIMS: u8 = 3;
+
+/// Where the agent stands with a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "phase", content = "why")]
+pub enum Phase {
+    /// Discovered; not yet decided.
+    New,
+    /// Not worth claiming now (reason); looked at again if a slot reopens.
+    Skipped(String),
+    /// Fetching the spec to see whether this agent can run it.
+    Checking,
+    /// A claim is on its way.
+    Claiming,
+    /// Holding a slot: computing, delivering, then waiting for reveals and settlement.
+    Working,
+    /// Giving the slot back (content missing, the run cannot finish).
+    GivingUp(String),
+    /// Nothing more to do.
+    Done(End),
+}
+
+/// How a job ended for this agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "end", content = "detail")]
+pub enum End {
+    /// Its result won; the wei it earned (reward share plus slashes, collateral not counted).
+    Won(U256),
+    /// It revealed a result that lost to a quorum (slashed).
+    Lost,
+    /// Reveals ended without a quorum (collateral back, reward to the requester).
+    NoConsensus,
+    /// It held a slot but did not deliver or reveal in time (slashed).
+    Missed,
+    /// It gave its slot back (collateral back, `missed + 1`).
+    Released(String),
+    /// The job expired with this agent's commitment in (collateral back).
+    Expired,
+    /// Ended (or filled up) without this agent holding a slot.
+    Passed,
+    /// The spec cannot be run by this agent (unknown runtime, malformed, missing).
+    Unrunnable(String),
+    /// The job is not on chain (its post was reorged away).
+    Vanished,
+}
+
+/// The job's status on chain, as far as the agent cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Open,
+    Revealing,
+    Accepted,
+    NoConsensus,
+    Expired,
+    Cancelled,
+    /// `jobOf` reverted with `UnknownJob`.
+    Unknown,
+}
+
+/// The phase of this agent's slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotPhase {
+    Claimed,
+    Committed,
+    Revealed,
+}
+
+/// This agent's slot in a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mine {
+    pub slot: u8,
+    pub phase: SlotPhase,
+    /// `min(claim time + delivery window, deadline)`.
+    pub deadline: u64,
+}
+
+/// The fixed facts of a job, from its terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    pub replicas: u8,
+    pub quorum: u8,
+    pub reward: U256,
+    pub collateral: U256,
+    pub min_reputation: u32,
+    pub deadline: u64,
+}
+
+/// A fresh look at the job on chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// The chain's time (seconds).
+    pub now: u64,
+    pub status: Status,
+    /// When reveals end, once they are open.
+    pub reveal_end: u64,
+    /// Slots committed or revealed (r > 1).
+    pub committed: u8,
+    /// Empty slots.
+    pub free: u8,
+    pub mine: Option<Mine>,
+    /// Once accepted: what this agent was credited beyond its collateral, if it won.
+    pub earned: Option<U256>,
+}
+
+/// What the agent itself stands at when it decides whether to claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctx {
+    /// New claims allowed (false while shutting down).
+    pub claiming: bool,
+    pub min_reward: U256,
+    /// The agent's free balance (claims draw collateral from it).
+    pub balance: U256,
+    /// The agent's score (`accepted − rejected − missed`).
+    pub score: i64,
+    /// Seconds a claim must leave before the job's deadline to be worth making.
+    pub margin: u64,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The job was just discovered (its `JobsPosted` event).
+    Discovered,
+    /// A fresh view of the job.
+    Observed(View),
+    /// The spec was fetched: runnable here, or why not.
+    SpecChecked(Result<(), String>),
+    /// The job ran and its envelope is stored; a fresh salt goes with it.
+    Computed { result: B256, salt: B256 },
+    /// The job cannot be finished here (content missing past its timeout, the wall-clock cap).
+    ComputeFailed(String),
+    /// A transaction was mined, or was refused for good (a revert): either way, look again.
+    Sent,
+}
+
+/// What to do next. At most one per step; the driver feeds its outcome back as an [`Input`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing until an event of the job arrives.
+    Idle,
+    /// Read the job's view.
+    Observe,
+    /// Observe again once the chain's clock passes this time (or on an event of the job).
+    WakeAt(u64),
+    /// Fetch the spec and check this agent can run it.
+    CheckSpec,
+    Claim,
+    /// Fetch, run and publish; give up if it cannot be done by `by` (chain time).
+    Compute {
+        by: u64,
+    },
+    Submit {
+        slot: u8,
+        result: B256,
+    },
+    Commit {
+        slot: u8,
+        result: B256,
+        salt: B256,
+    },
+    Reveal {
+        slot: u8,
+        result: B256,
+        salt: B256,
+    },
+    Finalize,
+    Expire,
+    Release {
+        slot: u8,
+    },
+}
+
+impl JobState {
+    /// A job just discovered.
+    pub fn new() -> Self {
+        Self {
+            phase: Phase::New,
+            result: None,
+            salt: None,
+            claims: 0,
+        }
+    }
+
+    /// Whether the job needs nothing more from this agent.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done(_))
+    }
+
+    /// Whether the job occupies one of the agent's concurrent places: checking, claiming, or
+    /// holding a slot whose result is not computed yet.
+    pub fn is_busy(&self) -> bool {
+        match self.phase {
+            Phase::Checking | Phase::Claiming | Phase::GivingUp(_) => true,
+            Phase::Working => self.result.is_none(),
+            _ => false,
+        }
+    }
+}
+
+impl Default for JobState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One step: the state after `input`, and the action to take.
+pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobState, Action) {
+    let mut next = state.clone();
+    if state.is_done() {
+        return (next, Action::Idle);
+    }
+    let action = match input {
+        Input::Discovered => match worth_claiming(terms, ctx, None) {
+            Ok(()) => Action::Observe,
+            Err(why) => {
+                next.phase = Phase::Skipped(why);
+                Action::Idle
+            }
+        },
+        Input::SpecChecked(Ok(())) if state.phase == Phase::Checking => {
+            next.phase = Phase::Claiming;
+            next.claims += 1;
+            Action::Claim
+        }
+        Input::SpecChecked(Err(why)) if state.phase == Phase::Checking => {
+            next.phase = Phase::Done(End::Unrunnable(why));
+            Action::Idle
+        }
+        Input::Computed { result, salt } => {
+            // Set once: a commitment may already bind them.
+            if next.result.is_none() {
+                next.result = Some(result);
+                next.salt = Some(salt);
+            }
+            Action::Observe
+        }
+        Input::ComputeFailed(why) if state.result.is_none() => {
+            next.phase = Phase::GivingUp(why);
+            Action::Observe
+        }
+        Input::Observed(view) => return observed(state, view, terms, ctx),
+        // A check or failure that no longer applies, or a mined transaction: look again.
+        _ => Action::Observe,
+    };
+    (next, action)
+}
+
+/// Whether a job is worth claiming, from its terms and (once observed) its view.
+fn worth_claiming(terms: &Terms, ctx: &Ctx, view: Option<&View>) -> Result<(), String> {
+    if !ctx.claiming {
+        return Err("not claiming (shutting down)".into());
+    }
+    if terms.reward < ctx.min_reward {
+        return Err(format!(
+            "reward {} wei is below the minimum {}",
+            terms.reward, ctx.min_reward
+        ));
+    }
+    if terms.min_reputation > 0 && ctx.score < i64::from(terms.min_reputation) {
+        return Err(format!(
+            "requires reputation {}, this agent has {}",
+            terms.min_reputation, ctx.score
+        ));
+    }
+    if terms.collateral > ctx.balance {
+        return Err(format!(
+            "collateral {} wei exceeds the free stake {}",
+            terms.collateral, ctx.balance
+        ));
+    }
+    if let Some(view) = view {
+        if view.status != Status::Open {
+            return Err("not open".into());
+        }
+        if view.free == 0 {
+            return Err(NO_FREE_SLOT.into());
+        }
+        if view.now.saturating_add(ctx.margin) >= terms.deadline {
+            return Err("too close to its deadline".into());
+        }
+    }
+    Ok(())
+}
+
+/// The skip reason that a reopened slot (a release or eviction) makes worth looking at again.
+pub const NO_FREE_SLOT: &str = "no free slot";
+
+fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState, Action) {
+    let mut next = state.clone();
+    let done = |end: End| {
+        let mut next = state.clone();
+        next.phase = Phase::Done(end);
+        (next, Action::Idle)
+    };
+    // A job that ended: how it ended for this agent.
+    match view.status {
+        Status::Unknown => return done(End::Vanished),
+        Status::Accepted | Status::NoConsensus | Status::Expired | Status::Cancelled => {
+            return done(ended(&view, state));
+        }
+        Status::Open | Status::Revealing => {}
+    }
+    let held_before = matches!(state.phase, Phase::Working | Phase::GivingUp(_));
+    let Some(mine) = view.mine else {
+        // No slot. Had one: it was released (by us) or evicted; else, maybe claim.
+        if let Phase::GivingUp(why) = &state.phase {
+            return done(End::Released(why.clone()));
+        }
+        if held_before {
+            return done(End::Missed);
+        }
+        return match worth_claiming(terms, ctx, Some(&view)) {
+            Ok(()) if state.phase == Phase::Claiming && state.claims < MAX_CLAIMS => {
+                // The claim went nowhere (refused) and a slot is still free: try again.
+                next.claims += 1;
+                (next, Action::Claim)
+            }
+            Ok(()) if state.phase == Phase::Claiming => {
+                next.phase = Phase::Skipped(format!("{MAX_CLAIMS} claims refused"));
+                (next, Action::Idle)
+            }
+            Ok(()) => {
+                next.phase = Phase::Checking;
+                (next, Action::CheckSpec)
+            }
+            Err(why) => {
+                next.phase = Phase::Skipped(why);
+                (next, Action::Idle)
+            }
+        };
+    };
+    if !matches!(state.phase, Phase::GivingUp(_)) {
+        next.phase = Phase::Working;
+    }
+    let action = match (mine.phase, state.result, state.salt) {
+        (SlotPhase::Claimed, _, _) if view.now > mine.deadline => {
+            // Lapsed: anyone may evict it now; nothing this agent can do.
+            Action::WakeAt(terms.deadline.max(mine.deadline) + 1)
+        }
+        (SlotPhase::Claimed, _, _) if view.status == Status::Revealing => {
+            // Commits closed by the deadline without us: we will be slashed at finalize.
+            Action::WakeAt(view.reveal_end + 1)
+        }
+        (SlotPhase::Claimed, None, _) => match &state.phase {
+            Phase::GivingUp(_) => Action::Release { slot: mine.slot },
+            _ => Action::Compute {
+                by: mine.deadline.saturating_sub(ctx.margin),
+            },
+        },
+        (SlotPhase::Claimed, Some(result), _) if terms.replicas == 1 => Action::Submit {
+            slot: mine.slot,
+            result,
+        },
+        (SlotPhase::Claimed, Some(result), Some(salt)) => Action::Commit {
+            slot: mine.slot,
+            result,
+            salt,
+        },
+        (SlotPhase::Committed, Some(result), Some(salt)) => {
+            let reveals_open = view.status == Status::Revealing
+                || (view.now > terms.deadline && view.committed >= terms.quorum);
+            if reveals_open {
+                if view.now > view.reveal_end && view.reveal_end != 0 {
+                    Action::Finalize
+                } else {
+                    Action::Reveal {
+                        slot: mine.slot,
+                        result,
+                        salt,
+                    }
+                }
+            } else if view.now > terms.deadline {
+                // Too few commits by the deadline: expire it to get the collateral back.
+                Action::Expire
+            } else {
+                Action::WakeAt(terms.deadline + 1)
+            }
+        }
+        (SlotPhase::Committed, _, _) => {
+            // Committed, but the result or salt is gone (the journal was lost): this slot
+            // cannot reveal. Wait for the job to settle.
+            Action::WakeAt(terms.deadline.max(view.reveal_end) + 1)
+        }
+        (SlotPhase::Revealed, _, _) => {
+            let end = if view.reveal_end == 0 {
+                terms.deadline
+            } else {
+                view.reveal_end
+            };
+            if view.status == Status::Revealing && view.now > end {
+                Action::Finalize
+            } else {
+                Action::WakeAt(end + 1)
+            }
+        }
+        // Claimed with a result but no salt (r > 1) cannot happen: both are set together.
+        (SlotPhase::Claimed, Some(_), None) => Action::Release { slot: mine.slot },
+    };
+    (next, action)
+}
+
+/// How a terminal job ended for this agent, from its final view.
+fn ended(view: &View, state: &JobState) -> End {
+    let Some(mine) = view.mine else {
+        return match &state.phase {
+            Phase::GivingUp(why) => End::Released(why.clone()),
+            Phase::Working => End::Missed,
+            _ => End::Passed,
+        };
+    };
+    match (view.status, mine.phase) {
+        (Status::Accepted, SlotPhase::Revealed) => match view.earned {
+            Some(earned) => End::Won(earned),
+            None => End::Lost,
+        },
+        (Status::NoConsensus, SlotPhase::Revealed) => End::NoConsensus,
+        (Status::Expired, SlotPhase::Committed) => End::Expired,
+        _ => End::Missed,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,460 @@
+//! Every transition, deadline and restart point of the job machine.
+
+use super::*;
+
+const DEADLINE: u64 = 1_000;
+
+fn terms(replicas: u8) -> Terms {
+    Terms {
+        replicas,
+        quorum: replicas / 2 + 1,
+        reward: U256::from(100),
+        collateral: U256::from(10),
+        min_reputation: 0,
+        deadline: DEADLINE,
+    }
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        claiming: true,
+        min_reward: U256::from(1),
+        balance: U256::from(1_000),
+        score: 0,
+        margin: 5,
+    }
+}
+
+fn open(now: u64) -> View {
+    View {
+        now,
+        status: Status::Open,
+        reveal_end: 0,
+        committed: 0,
+        free: 1,
+        mine: None,
+        earned: None,
+    }
+}
+
+fn holding(now: u64, phase: SlotPhase) -> View {
+    View {
+        free: 0,
+        mine: Some(Mine {
+            slot: 1,
+            phase,
+            deadline: 500,
+        }),
+        ..open(now)
+    }
+}
+
+fn state(phase: Phase) -> JobState {
+    JobState {
+        phase,
+        ..JobState::new()
+    }
+}
+
+fn computed(phase: Phase) -> JobState {
+    JobState {
+        phase,
+        result: Some(B256::repeat_byte(1)),
+        salt: Some(B256::repeat_byte(2)),
+        claims: 1,
+    }
+}
+
+fn run(s: &JobState, input: Input, t: &Terms) -> (JobState, Action) {
+    step(s, input, t, &ctx())
+}
+
+#[test]
+fn discovery_filters_on_terms_before_any_rpc() {
+    let t = terms(1);
+    assert_eq!(
+        run(&JobState::new(), Input::Discovered, &t).1,
+        Action::Observe
+    );
+
+    type Change = Box<dyn Fn(&mut Terms, &mut Ctx)>;
+    let cases: [(Change, &str); 4] = [
+        (Box::new(|_, c| c.claiming = false), "shutting down"),
+        (
+            Box::new(|_, c| c.min_reward = U256::from(101)),
+            "below the minimum",
+        ),
+        (
+            Box::new(|t, _| t.min_reputation = 1),
+            "requires reputation 1",
+        ),
+        (
+            Box::new(|t, _| t.collateral = U256::from(1_001)),
+            "exceeds the free stake",
+        ),
+    ];
+    for (change, why) in cases {
+        let (mut t, mut c) = (terms(1), ctx());
+        change(&mut t, &mut c);
+        let (next, action) = step(&JobState::new(), Input::Discovered, &t, &c);
+        assert_eq!(action, Action::Idle);
+        match next.phase {
+            Phase::Skipped(reason) => assert!(reason.contains(why), "{reason} / {why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_open_job_with_a_free_slot_is_checked_then_claimed() {
+    let t = terms(1);
+    let (s, a) = run(&JobState::new(), Input::Observed(open(10)), &t);
+    assert_eq!((s.phase.clone(), a), (Phase::Checking, Action::CheckSpec));
+    let (s, a) = run(&s, Input::SpecChecked(Ok(())), &t);
+    assert_eq!(
+        (s.phase.clone(), a, s.claims),
+        (Phase::Claiming, Action::Claim, 1)
+    );
+    // The claim came back; the view shows the slot: compute by its deadline minus the margin.
+    let (s, a) = run(&s, Input::Sent, &t);
+    assert_eq!(a, Action::Observe);
+    let (s, a) = run(&s, Input::Observed(holding(20, SlotPhase::Claimed)), &t);
+    assert_eq!(
+        (s.phase.clone(), a),
+        (Phase::Working, Action::Compute { by: 495 })
+    );
+}
+
+#[test]
+fn an_unrunnable_spec_ends_the_job_without_a_claim() {
+    let (s, a) = run(
+        &state(Phase::Checking),
+        Input::SpecChecked(Err("runtime gpu".into())),
+        &terms(1),
+    );
+    assert_eq!(a, Action::Idle);
+    assert_eq!(s.phase, Phase::Done(End::Unrunnable("runtime gpu".into())));
+}
+
+#[test]
+fn jobs_full_closed_or_near_their_deadline_are_skipped() {
+    let t = terms(3);
+    let full = View {
+        free: 0,
+        ..open(10)
+    };
+    let late = open(DEADLINE - 5);
+    let revealing = View {
+        status: Status::Revealing,
+        ..open(10)
+    };
+    for (view, why) in [
+        (full, NO_FREE_SLOT),
+        (late, "deadline"),
+        (revealing, "not open"),
+    ] {
+        let (s, a) = run(&JobState::new(), Input::Observed(view), &t);
+        assert_eq!(a, Action::Idle);
+        assert!(
+            matches!(&s.phase, Phase::Skipped(r) if r.contains(why)),
+            "{:?}",
+            s.phase
+        );
+    }
+    // A skipped job whose slot reopens is checked again.
+    let (s, a) = run(
+        &state(Phase::Skipped(NO_FREE_SLOT.into())),
+        Input::Observed(open(10)),
+        &t,
+    );
+    assert_eq!((s.phase, a), (Phase::Checking, Action::CheckSpec));
+}
+
+#[test]
+fn a_refused_claim_is_retried_a_few_times_then_the_job_is_skipped() {
+    let t = terms(1);
+    let mut s = state(Phase::Claiming);
+    s.claims = 1;
+    for expected in 2..=MAX_CLAIMS {
+        let (next, a) = run(&s, Input::Observed(open(10)), &t);
+        assert_eq!((a, next.claims), (Action::Claim, expected));
+        s = next;
+    }
+    let (s, a) = run(&s, Input::Observed(open(10)), &t);
+    assert_eq!(a, Action::Idle);
+    assert!(matches!(s.phase, Phase::Skipped(_)));
+}
+
+#[test]
+fn computed_results_are_set_once_and_delivered_by_mode() {
+    let (s, a) = run(
+        &state(Phase::Working),
+        Input::Computed {
+            result: B256::repeat_byte(1),
+            salt: B256::repeat_byte(2),
+        },
+        &terms(3),
+    );
+    assert_eq!(a, Action::Observe);
+    assert_eq!(s, computed(Phase::Working).with_claims(0));
+    // A second result never replaces the first: a commitment may bind it.
+    let (again, _) = run(
+        &s,
+        Input::Computed {
+            result: B256::repeat_byte(7),
+            salt: B256::repeat_byte(8),
+        },
+        &terms(3),
+    );
+    assert_eq!(again.result, s.result);
+    assert_eq!(again.salt, s.salt);
+
+    let s = computed(Phase::Working);
+    let r1 = run(
+        &s,
+        Input::Observed(holding(20, SlotPhase::Claimed)),
+        &terms(1),
+    )
+    .1;
+    assert_eq!(
+        r1,
+        Action::Submit {
+            slot: 1,
+            result: B256::repeat_byte(1)
+        }
+    );
+    let r3 = run(
+        &s,
+        Input::Observed(holding(20, SlotPhase::Claimed)),
+        &terms(3),
+    )
+    .1;
+    assert_eq!(
+        r3,
+        Action::Commit {
+            slot: 1,
+            result: B256::repeat_byte(1),
+            salt: B256::repeat_byte(2)
+        }
+    );
+}
+
+#[test]
+fn a_failed_run_gives_the_slot_back_and_ends_released() {
+    let t = terms(3);
+    let (s, a) = run(
+        &state(Phase::Working),
+        Input::ComputeFailed("content missing".into()),
+        &t,
+    );
+    assert_eq!(a, Action::Observe);
+    let (s, a) = run(&s, Input::Observed(holding(20, SlotPhase::Claimed)), &t);
+    assert_eq!(a, Action::Release { slot: 1 });
+    assert!(matches!(s.phase, Phase::GivingUp(_)));
+    let (s, a) = run(&s, Input::Observed(open(21)), &t);
+    assert_eq!(
+        (s.phase, a),
+        (
+            Phase::Done(End::Released("content missing".into())),
+            Action::Idle
+        )
+    );
+    // A failure after the result exists changes nothing.
+    let (s, _) = run(
+        &computed(Phase::Working),
+        Input::ComputeFailed("late".into()),
+        &t,
+    );
+    assert_eq!(s.phase, Phase::Working);
+}
+
+#[test]
+fn a_lapsed_slot_waits_and_an_evicted_one_ends_missed() {
+    let t = terms(3);
+    let (_, a) = run(
+        &state(Phase::Working),
+        Input::Observed(holding(501, SlotPhase::Claimed)),
+        &t,
+    );
+    assert_eq!(a, Action::WakeAt(DEADLINE + 1));
+    let (s, a) = run(&state(Phase::Working), Input::Observed(open(600)), &t);
+    assert_eq!((s.phase, a), (Phase::Done(End::Missed), Action::Idle));
+}
+
+#[test]
+fn a_committed_slot_reveals_when_reveals_open_and_not_before() {
+    let t = terms(3);
+    let s = computed(Phase::Working);
+    let (_, a) = run(&s, Input::Observed(holding(20, SlotPhase::Committed)), &t);
+    assert_eq!(a, Action::WakeAt(DEADLINE + 1));
+    let reveal = Action::Reveal {
+        slot: 1,
+        result: B256::repeat_byte(1),
+        salt: B256::repeat_byte(2),
+    };
+    // Opened by the r-th commit.
+    let opened = View {
+        status: Status::Revealing,
+        reveal_end: 80,
+        committed: 3,
+        ..holding(30, SlotPhase::Committed)
+    };
+    assert_eq!(run(&s, Input::Observed(opened.clone()), &t).1, reveal);
+    // Opened by the deadline with a quorum of commits (the view already says Revealing; an
+    // older view may not).
+    let by_deadline = View {
+        committed: 2,
+        ..holding(DEADLINE + 1, SlotPhase::Committed)
+    };
+    assert_eq!(run(&s, Input::Observed(by_deadline), &t).1, reveal);
+    // Too few commits by the deadline: expire, to get the collateral back.
+    let short = View {
+        committed: 1,
+        ..holding(DEADLINE + 1, SlotPhase::Committed)
+    };
+    assert_eq!(run(&s, Input::Observed(short), &t).1, Action::Expire);
+    // Reveals over and ours not in: nothing to reveal; finalize settles it.
+    let over = View { now: 81, ..opened };
+    assert_eq!(run(&s, Input::Observed(over), &t).1, Action::Finalize);
+}
+
+#[test]
+fn a_revealed_slot_finalizes_after_the_reveal_end() {
+    let t = terms(3);
+    let s = computed(Phase::Working);
+    let waiting = View {
+        status: Status::Revealing,
+        reveal_end: 80,
+        ..holding(30, SlotPhase::Revealed)
+    };
+    assert_eq!(
+        run(&s, Input::Observed(waiting.clone()), &t).1,
+        Action::WakeAt(81)
+    );
+    let late = View { now: 81, ..waiting };
+    assert_eq!(run(&s, Input::Observed(late), &t).1, Action::Finalize);
+}
+
+#[test]
+fn terminal_views_end_the_job_with_the_agents_outcome() {
+    let t = terms(3);
+    let s = computed(Phase::Working);
+    let end = |status, phase, earned| {
+        let view = View {
+            status,
+            earned,
+            ..holding(90, phase)
+        };
+        run(&s, Input::Observed(view), &t).0.phase
+    };
+    let won = U256::from(55);
+    assert_eq!(
+        end(Status::Accepted, SlotPhase::Revealed, Some(won)),
+        Phase::Done(End::Won(won))
+    );
+    assert_eq!(
+        end(Status::Accepted, SlotPhase::Revealed, None),
+        Phase::Done(End::Lost)
+    );
+    assert_eq!(
+        end(Status::Accepted, SlotPhase::Committed, None),
+        Phase::Done(End::Missed)
+    );
+    assert_eq!(
+        end(Status::NoConsensus, SlotPhase::Revealed, None),
+        Phase::Done(End::NoConsensus)
+    );
+    assert_eq!(
+        end(Status::Expired, SlotPhase::Committed, None),
+        Phase::Done(End::Expired)
+    );
+    assert_eq!(
+        end(Status::Expired, SlotPhase::Claimed, None),
+        Phase::Done(End::Missed)
+    );
+    let cancelled = View {
+        status: Status::Cancelled,
+        ..open(90)
+    };
+    assert_eq!(
+        run(&JobState::new(), Input::Observed(cancelled), &t)
+            .0
+            .phase,
+        Phase::Done(End::Passed)
+    );
+    let gone = View {
+        status: Status::Unknown,
+        ..open(90)
+    };
+    assert_eq!(
+        run(&s, Input::Observed(gone), &t).0.phase,
+        Phase::Done(End::Vanished)
+    );
+    // Done is final.
+    let done = state(Phase::Done(End::Lost));
+    assert_eq!(
+        run(&done, Input::Observed(open(1)), &t),
+        (done.clone(), Action::Idle)
+    );
+}
+
+#[test]
+fn restarts_resume_from_whatever_the_chain_shows() {
+    let t = terms(3);
+    // Killed after the claim was mined but before it was journaled: the journal says
+    // Claiming (or even New); the view shows the slot, so the agent works it.
+    for phase in [
+        Phase::New,
+        Phase::Checking,
+        Phase::Claiming,
+        Phase::Skipped("x".into()),
+    ] {
+        let (s, a) = run(
+            &state(phase),
+            Input::Observed(holding(20, SlotPhase::Claimed)),
+            &t,
+        );
+        assert_eq!((s.phase, a), (Phase::Working, Action::Compute { by: 495 }));
+    }
+    // Killed after the commit was mined: the journal has the result and salt; the view shows
+    // Committed, so it waits for reveals instead of committing again.
+    let s = computed(Phase::Working);
+    let (_, a) = run(&s, Input::Observed(holding(20, SlotPhase::Committed)), &t);
+    assert_eq!(a, Action::WakeAt(DEADLINE + 1));
+    // Killed after computing, before the commit was sent: commit the journaled result.
+    let (_, a) = run(&s, Input::Observed(holding(20, SlotPhase::Claimed)), &t);
+    assert!(
+        matches!(a, Action::Commit { result, salt, .. } if Some(result) == s.result && Some(salt) == s.salt)
+    );
+    // A committed slot whose salt is gone (journal lost) cannot reveal: it waits for the end.
+    let (_, a) = run(
+        &state(Phase::Working),
+        Input::Observed(holding(20, SlotPhase::Committed)),
+        &t,
+    );
+    assert_eq!(a, Action::WakeAt(DEADLINE + 1));
+}
+
+#[test]
+fn states_round_trip_through_json() {
+    for s in [
+        JobState::new(),
+        computed(Phase::GivingUp("why".into())),
+        computed(Phase::Done(End::Won(U256::from(5)))),
+        state(Phase::Skipped(NO_FREE_SLOT.into())),
+    ] {
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            serde_json::from_str::<JobState>(&text).unwrap(),
+            s,
+            "{text}"
+        );
+    }
+}
+
+impl JobState {
+    fn with_claims(mut self, claims: u8) -> Self {
+        self.claims = claims;
+        self
+    }
+}

@@ -1,0 +1,204 @@
+//! The agent's off-chain work: fetch a spec and its content, run it, publish the envelope.
+//!
+//! Every fetch is hash-checked by the store. Trouble that may pass (a timeout, a block not
+//! there yet, a crashed job process) is retried with backoff until the job's budget runs out;
+//! then the job is given up, never committed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agency_primitives::{Block, CODEC_RAW, Cid, Envelope, ErrorKind, JobSpec, raw_cid};
+use agency_runner::{Executor, JobRun};
+use agency_store::{BlockStore, StoreError};
+use alloy::primitives::B256;
+use futures::TryStreamExt;
+
+use crate::metrics::Metrics;
+
+/// The largest code or input file an agent fetches.
+pub(crate) const MAX_CONTENT: usize = 64 << 20;
+
+/// The off-chain half of the agent.
+#[derive(Debug, Clone)]
+pub(crate) struct Work {
+    pub(crate) store: Arc<dyn BlockStore>,
+    pub(crate) executors: Vec<Arc<dyn Executor>>,
+    /// Where envelopes are kept (besides the store) until their job settles.
+    pub(crate) results: PathBuf,
+    /// How long content may stay missing before the job is given up.
+    pub(crate) fetch_timeout: Duration,
+    /// The per-job wall-clock cap.
+    pub(crate) wall_clock: Duration,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Work {
+    /// Fetches and parses the spec with digest `spec`; fails if this agent cannot run it.
+    pub(crate) async fn check(&self, spec: B256) -> Result<JobSpec, String> {
+        let start = Instant::now();
+        let deadline = start + self.fetch_timeout;
+        let cid = raw_cid(spec.0);
+        let block = retry(deadline, || self.store.get(&cid))
+            .await
+            .map_err(|e| format!("spec {cid}: {e}"))?;
+        let parsed = JobSpec::from_bytes(block.data()).map_err(|e| format!("spec {cid}: {e}"))?;
+        if self.executor(&parsed.runtime).is_none() {
+            return Err(format!(
+                "runtime {:?} is not one this agent runs ({})",
+                parsed.runtime,
+                self.runtimes()
+            ));
+        }
+        self.metrics.observe("check", start.elapsed().as_secs_f64());
+        Ok(parsed)
+    }
+
+    /// Runs the job of spec `spec` and publishes its envelope; returns the envelope's digest.
+    /// Gives up (an error) if that cannot be done within `budget`.
+    pub(crate) async fn compute(&self, spec: B256, budget: Duration) -> Result<B256, String> {
+        let deadline = Instant::now() + budget;
+        let start = Instant::now();
+        let parsed = self.check(spec).await?;
+        let fetch_by = deadline.min(Instant::now() + self.fetch_timeout);
+        let code = retry(fetch_by, || cat(&self.store, parsed.code))
+            .await
+            .map_err(|e| format!("code {}: {e}", parsed.code))?;
+        let input = retry(fetch_by, || cat(&self.store, parsed.input))
+            .await
+            .map_err(|e| format!("input {}: {e}", parsed.input))?;
+        self.metrics.observe("fetch", start.elapsed().as_secs_f64());
+
+        let start = Instant::now();
+        let envelope = self.run(&parsed, code, input, deadline).await?;
+        self.metrics.observe("run", start.elapsed().as_secs_f64());
+
+        let start = Instant::now();
+        let block = Block::new(CODEC_RAW, envelope.canonical_bytes());
+        keep(&self.results, &block).map_err(|e| format!("keeping the result: {e}"))?;
+        let digest = B256::from_slice(block.cid().hash().digest());
+        retry(deadline, || self.store.put(block.clone()))
+            .await
+            .map_err(|e| format!("publishing the result: {e}"))?;
+        self.metrics
+            .observe("publish", start.elapsed().as_secs_f64());
+        Ok(digest)
+    }
+
+    /// Makes sure the store holds the envelope `result` (from the local copy if the store
+    /// lost it), before the digest goes on chain in the clear.
+    pub(crate) async fn republish(&self, result: B256) -> Result<(), String> {
+        let cid = raw_cid(result.0);
+        if self.store.has(&cid).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let path = self.results.join(cid.to_string());
+        let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let block = Block::verified(cid, data).map_err(|e| e.to_string())?;
+        self.store.put(block).await.map_err(|e| e.to_string())
+    }
+
+    /// Forgets the local copy of an envelope once its job has settled.
+    pub(crate) fn forget(&self, result: B256) {
+        let _ = std::fs::remove_file(self.results.join(raw_cid(result.0).to_string()));
+    }
+
+    async fn run(
+        &self,
+        spec: &JobSpec,
+        code: Vec<u8>,
+        input: Vec<u8>,
+        deadline: Instant,
+    ) -> Result<Envelope, String> {
+        let exec = self.executor(&spec.runtime).ok_or("runtime gone")?;
+        // Content that is not text is the job's failure, the same on every agent.
+        let (Ok(code), Ok(input)) = (String::from_utf8(code), String::from_utf8(input)) else {
+            return Ok(Envelope::failure(
+                ErrorKind::BadInput,
+                "the code or input is not UTF-8 text",
+                "",
+                vec![],
+            ));
+        };
+        let job = JobRun {
+            code,
+            input,
+            options: spec.options.to_string(),
+            limits: spec.limits,
+            seed: spec.seed,
+            timestamp_ms: spec.timestamp,
+            wall_clock: self
+                .wall_clock
+                .min(deadline.saturating_duration_since(Instant::now())),
+        };
+        let mut attempts = 0;
+        loop {
+            match exec.run(job.clone()).await {
+                Ok(envelope) => return Ok(envelope),
+                Err(e) if e.is_retryable() && attempts < 2 && Instant::now() < deadline => {
+                    attempts += 1;
+                    tracing::warn!(error = %e, "job process failed; running again");
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    fn executor(&self, runtime: &str) -> Option<&Arc<dyn Executor>> {
+        self.executors.iter().find(|e| e.runtime() == runtime)
+    }
+
+    fn runtimes(&self) -> String {
+        let names: Vec<_> = self.executors.iter().map(|e| e.runtime()).collect();
+        names.join(", ")
+    }
+}
+
+/// Reads a whole UnixFS file, at most [`MAX_CONTENT`] bytes.
+async fn cat(store: &Arc<dyn BlockStore>, cid: Cid) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    let mut stream = std::pin::pin!(agency_store::cat(store.clone(), cid));
+    while let Some(chunk) = stream.try_next().await? {
+        if out.len() + chunk.len() > MAX_CONTENT {
+            return Err(StoreError::InvalidArgument(format!(
+                "{cid} is larger than {MAX_CONTENT} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Runs `op` until it succeeds, fails for good, or `deadline` passes; a missing block counts as
+/// "not yet" (it may still arrive), as do the store's retryable errors.
+async fn retry<T, F, Fut>(deadline: Instant, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if (e.is_retryable() || e.is_not_found()) && Instant::now() < deadline => {
+                tracing::debug!(error = %e, "store trouble; retrying");
+                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
+                    .await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `block` under `dir`, named by its CID, durably (temporary file, sync, rename).
+fn keep(dir: &Path, block: &Block) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(block.cid().to_string());
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(block.data())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)
+}

@@ -1,0 +1,419 @@
+//! The agent against a real EVM (the in-process dev chain; anvil for r = 3), a real content
+//! store format and the real QuickJS executor. The only fakes are the lying executor, the
+//! store that goes away and the transport that loses messages: seams of our own.
+#![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use agency_chain::bindings::IJobAgency::Terms;
+use agency_primitives::{Envelope, Success, raw_cid};
+use agency_runner::fake::FakeExecutor;
+use agency_store::BlockStore;
+use agency_worker::{Halt, WorkerHandle};
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+
+use support::{CODE, COLLATERAL, INPUT, Market, Outage, REWARD, STAKE};
+
+const WITHIN: Duration = Duration::from_secs(30);
+const ACCEPTED: u8 = 3;
+const REVEALED: u8 = 3;
+
+fn liar() -> Arc<FakeExecutor> {
+    Arc::new(FakeExecutor::new(|_| {
+        Ok(Envelope {
+            outcome: Ok(Success {
+                result: serde_json::json!({"sum": 42}),
+                details: serde_json::Value::Null,
+            }),
+            logs: vec![],
+        })
+    }))
+}
+
+/// The agents' shares of a job all of whose `winners` won, as the contract pays them (slot
+/// order: the first winner takes the division's remainder).
+fn share(pot: u128, winners: u128, first: bool) -> U256 {
+    let s = pot / winners;
+    U256::from(if first { pot - s * (winners - 1) } else { s })
+}
+
+async fn stop(agents: Vec<WorkerHandle>) {
+    for a in agents {
+        a.shutdown();
+        a.join().await.expect("the agent stops cleanly");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
+    let m = Market::dev().await;
+    let mut config = m.config(1);
+    config.auto_withdraw = Some(U256::from(1));
+    let agent = m
+        .agent_with(
+            1,
+            config,
+            Arc::new(agency_runner::QuickJsExecutor::in_process()),
+            m.store.clone(),
+            None,
+        )
+        .await;
+    let me = agent.agent();
+    assert_eq!(m.balance(me).await, U256::from(STAKE), "staked at start");
+    let wallet_before = m.provider().get_balance(me).await.unwrap();
+
+    let spec = m.spec(CODE, INPUT).await;
+    let terms = m.post(&spec, 1).await;
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED);
+    assert_eq!(view.slots[0].agent, me);
+
+    // The accepted digest (in the Accepted event, for r = 1) is the honest envelope's, and
+    // the store holds it.
+    let (envelope, digest) = m.expected(&spec, CODE, INPUT).await;
+    let accepted = m
+        .requester
+        .contract()
+        .Accepted_filter()
+        .from_block(0)
+        .query()
+        .await
+        .expect("Accepted events");
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].0.result, digest);
+    let stored = m
+        .store
+        .get(&raw_cid(digest.0))
+        .await
+        .expect("envelope stored");
+    assert_eq!(stored.data().as_ref(), envelope.canonical_bytes());
+    assert!(String::from_utf8_lossy(stored.data()).contains(r#""sum":5"#));
+
+    // Auto-withdraw: the balance goes back to the stake, the reward to the wallet.
+    let start = std::time::Instant::now();
+    while m.balance(me).await != U256::from(STAKE) {
+        assert!(start.elapsed() < WITHIN, "no withdrawal");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let wallet_after = m.provider().get_balance(me).await.unwrap();
+    assert!(
+        wallet_after > wallet_before,
+        "the reward reached the wallet"
+    );
+
+    let metrics = agent.metrics().encode();
+    assert!(
+        metrics.contains("agency_worker_jobs_succeeded_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("agency_worker_earnings_wei_total {REWARD}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("agency_worker_phase_seconds_bucket{le=\"0.001\",name=\"run\"}"),
+        "{metrics}"
+    );
+    stop(vec![agent]).await;
+}
+
+async fn three_agents_r3(m: &Market, liar_at: Option<usize>) -> (Terms, Vec<Address>) {
+    let mut agents = Vec::new();
+    for account in 1..=3 {
+        let agent = match liar_at {
+            Some(l) if l == account => {
+                m.agent_with(account, m.config(account), liar(), m.store.clone(), None)
+                    .await
+            }
+            _ => m.honest(account).await,
+        };
+        agents.push(agent);
+    }
+    let who: Vec<Address> = agents.iter().map(|a| a.agent()).collect();
+    let spec = m.spec(CODE, INPUT).await;
+    let terms = m.post(&spec, 3).await;
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED, "{view:?}");
+    let (_, digest) = m.expected(&spec, CODE, INPUT).await;
+    let honest = view
+        .slots
+        .iter()
+        .filter(|s| s.phase == REVEALED && s.sealedResult == digest)
+        .count();
+    assert_eq!(honest, if liar_at.is_some() { 2 } else { 3 }, "{view:?}");
+    stop(agents).await;
+    (terms, who)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_r3_commit_reveal_and_share_the_reward() {
+    let m = Market::dev().await;
+    let (terms, who) = three_agents_r3(&m, None).await;
+    let view = m.job(&terms).await;
+    for (i, slot) in view.slots.iter().enumerate() {
+        let expected = U256::from(STAKE) + share(REWARD, 3, i == 0);
+        assert_eq!(m.balance(slot.agent).await, expected, "slot {i}");
+        assert!(who.contains(&slot.agent));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_agent_is_slashed_and_the_honest_ones_are_paid() {
+    let m = Market::dev().await;
+    let (terms, who) = three_agents_r3(&m, Some(2)).await;
+    let liar = who[1];
+    let account = m.requester.account(liar).await.unwrap();
+    assert_eq!(
+        account.balance,
+        U256::from(STAKE - COLLATERAL),
+        "collateral slashed"
+    );
+    assert_eq!(account.rejected, 1);
+    let view = m.job(&terms).await;
+    let winners: Vec<_> = view.slots.iter().filter(|s| s.agent != liar).collect();
+    let first = view.slots.iter().position(|s| s.agent != liar).unwrap();
+    for slot in winners {
+        let is_first = view.slots[first].agent == slot.agent;
+        let paid = U256::from(STAKE) + share(REWARD + COLLATERAL, 2, is_first);
+        assert_eq!(m.balance(slot.agent).await, paid);
+        assert_eq!(m.requester.account(slot.agent).await.unwrap().accepted, 1);
+    }
+}
+
+/// Agent 1 stops dead at `halt`; restarted on the same data dir, it still completes the job in
+/// time and is paid like the others.
+async fn killed_and_restarted(halt: Halt) {
+    let m = Market::dev().await;
+    let mut config = m.config(1);
+    config.halt = Some(halt);
+    let exec = Arc::new(agency_runner::QuickJsExecutor::in_process());
+    let doomed = m
+        .agent_with(1, config, exec.clone(), m.store.clone(), None)
+        .await;
+    let me = doomed.agent();
+    let others = vec![m.honest(2).await, m.honest(3).await];
+    let spec = m.spec(CODE, INPUT).await;
+    let terms = m.post(&spec, 3).await;
+
+    let start = std::time::Instant::now();
+    while !doomed.is_finished() {
+        assert!(
+            start.elapsed() < WITHIN,
+            "the halt point {halt:?} was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    doomed.join().await.expect("halted");
+    let journal = std::fs::read_to_string(m.dir.path().join("agent-1/worker.jsonl")).unwrap();
+    let view = m.job(&terms).await;
+    assert!(
+        view.status < ACCEPTED,
+        "the job waits for the dead agent: {view:?}"
+    );
+
+    let revived = m
+        .agent_with(1, m.config(1), exec, m.store.clone(), None)
+        .await;
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(
+        view.status, ACCEPTED,
+        "{view:?}\njournal before restart:\n{journal}"
+    );
+    assert!(
+        view.slots.iter().all(|s| s.phase == REVEALED),
+        "all three revealed: {view:?}"
+    );
+    let account = m.requester.account(me).await.unwrap();
+    assert_eq!((account.accepted, account.missed), (1, 0), "{account:?}");
+    stop(others).await;
+    stop(vec![revived]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_claim_it_resumes_and_completes() {
+    killed_and_restarted(Halt::After("claim")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_commit_it_does_not_commit_again_and_reveals() {
+    killed_and_restarted(Halt::After("commit")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_reveal_it_reveals_with_the_saved_salt() {
+    killed_and_restarted(Halt::Before("reveal")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
+    let m = Market::dev().await;
+    let store = Outage::new(m.store.clone());
+    let spec = m.spec(CODE, INPUT).await;
+    store.blocked.lock().unwrap().insert(spec.input);
+    let agent = m
+        .agent_with(
+            1,
+            m.config(1),
+            Arc::new(agency_runner::QuickJsExecutor::in_process()),
+            store.clone(),
+            None,
+        )
+        .await;
+    let me = agent.agent();
+    let terms = m.post(&spec, 1).await;
+    // Claimed (the spec was there), then released once the input stayed missing.
+    let start = std::time::Instant::now();
+    loop {
+        let account = m.requester.account(me).await.unwrap();
+        if account.missed == 1 {
+            break;
+        }
+        assert!(start.elapsed() < WITHIN, "never released: {account:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let view = m.job(&terms).await;
+    assert_eq!(view.status, 1, "open again for another agent");
+    assert_eq!(view.slots[0].phase, 0, "the slot is empty");
+    assert_eq!(
+        m.balance(me).await,
+        U256::from(STAKE),
+        "collateral back, nothing slashed"
+    );
+    let metrics = agent.metrics().encode();
+    assert!(
+        metrics.contains(r#"agency_worker_jobs_failed_total{name="released"} 1"#),
+        "{metrics}"
+    );
+    stop(vec![agent]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
+    let m = Market::dev().await;
+    let store = Outage::new(m.store.clone());
+    let spec = m.spec(CODE, INPUT).await;
+    store.blocked.lock().unwrap().insert(spec.input);
+    let agent = m
+        .agent_with(
+            1,
+            m.config(1),
+            Arc::new(agency_runner::QuickJsExecutor::in_process()),
+            store.clone(),
+            None,
+        )
+        .await;
+    let terms = m.post(&spec, 1).await;
+    m.until(&terms, WITHIN, |v| v.slots[0].phase == 1).await;
+    // Claimed; the input is missing, then the whole store is down, then it all comes back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.down.store(true, Ordering::Relaxed);
+    store.blocked.lock().unwrap().clear();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.down.store(false, Ordering::Relaxed);
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED);
+    assert_eq!(view.slots[0].agent, agent.agent());
+    stop(vec![agent]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_requests_and_responses_cause_no_double_send_and_no_nonce_gap() {
+    let m = Market::dev().await;
+    let flaky = support::Flaky::default();
+    let counts = flaky.counts.clone();
+    let agent = m
+        .agent_with(
+            1,
+            m.config(1),
+            Arc::new(agency_runner::QuickJsExecutor::in_process()),
+            m.store.clone(),
+            Some(flaky),
+        )
+        .await;
+    let me = agent.agent();
+    let spec = m.spec(CODE, INPUT).await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(m.post(&spec, 1).await);
+    }
+    for terms in &jobs {
+        let view = m.settled(terms, WITHIN).await;
+        assert_eq!(view.status, ACCEPTED);
+        assert_eq!(view.slots[0].agent, me);
+    }
+    stop(vec![agent]).await;
+    // Exactly one deposit, and one claim and one submit per job: nothing sent twice.
+    let p = m.provider();
+    let mined = p.get_transaction_count(me).await.unwrap();
+    let pending = p.get_transaction_count(me).pending().await.unwrap();
+    assert_eq!(mined, 1 + 2 * jobs.len() as u64, "transactions sent");
+    assert_eq!(pending, mined, "nothing stuck behind a gap");
+    assert_eq!(
+        m.balance(me).await,
+        U256::from(STAKE + 3 * REWARD),
+        "paid for every job"
+    );
+    for (name, n) in [
+        ("lost raw requests", &counts.lost_raw_requests),
+        ("lost raw responses", &counts.lost_raw_responses),
+        ("lost requests", &counts.lost_requests),
+        ("lost responses", &counts.lost_responses),
+    ] {
+        assert!(n.load(Ordering::Relaxed) > 0, "the test lost no {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_work_in_flight_and_claims_nothing_new() {
+    let m = Market::dev().await;
+    // A job that takes a while: a busy loop of about half a second.
+    let slow = r#"window.jsJobRun = function (input, options, cb) {
+      var x = 0; for (var i = 0; i < 3e6; i++) { x = (x + i) % 7; } cb(null, x);
+    };"#;
+    let agent = m.honest(1).await;
+    let spec = m.spec(slow, "null").await;
+    let terms = m.post(&spec, 1).await;
+    m.until(&terms, WITHIN, |v| v.slots[0].phase == 1).await;
+    agent.shutdown();
+    let late = m.post(&m.spec(CODE, INPUT).await, 1).await;
+    agent.join().await.expect("clean stop");
+    assert_eq!(
+        m.job(&terms).await.status,
+        ACCEPTED,
+        "the claimed job was finished"
+    );
+    assert_eq!(
+        m.job(&late).await.slots[0].phase,
+        0,
+        "nothing claimed after shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commitment_deadline_passes_with_a_quorum_and_reveals_open_by_time() {
+    // Two agents for three slots: commits close only by the deadline; the agents reveal once
+    // it passes (warped) and finalize after the reveal window.
+    let m = Market::dev().await;
+    let agents = vec![m.honest(1).await, m.honest(2).await];
+    let spec = m.spec(CODE, INPUT).await;
+    let terms = m.post(&spec, 3).await;
+    m.until(&terms, WITHIN, |v| v.committed == 2).await;
+    m.warp(601).await;
+    m.until(&terms, WITHIN, |v| v.revealed == 2).await;
+    m.warp(121).await;
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED, "{view:?}");
+    stop(agents).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_r3_on_anvil() {
+    let m = Market::anvil().await;
+    let (terms, _) = three_agents_r3(&m, None).await;
+    assert_eq!(m.job(&terms).await.revealed, 3);
+}
