@@ -102,9 +102,18 @@ impl ChainOpts {
 
     /// The RPC endpoint as a URL.
     pub(crate) fn url(&self) -> Result<alloy::transports::http::reqwest::Url> {
-        self.rpc_url
+        let url: alloy::transports::http::reqwest::Url = self
+            .rpc_url
             .parse()
-            .with_context(|| format!("--rpc-url {:?} is not a URL", self.rpc_url))
+            .with_context(|| format!("--rpc-url {:?} is not a URL", self.rpc_url))?;
+        match url.scheme() {
+            "http" => Ok(url),
+            "https" => bail!(
+                "--rpc-url {url}: this build has no TLS yet; reach the node over http (a local \
+                 node, or a TLS-terminating proxy on localhost)"
+            ),
+            other => bail!("--rpc-url {url}: unsupported scheme {other:?} (use http)"),
+        }
     }
 }
 
@@ -124,6 +133,12 @@ pub(crate) fn parse_amount(text: &str) -> Result<U256, String> {
             ));
         }
     };
+    let fraction = number.split_once('.').map_or(0, |(_, f)| f.len());
+    if number.is_empty() || fraction > usize::from(decimals) {
+        return Err(format!(
+            "{text:?} is not an amount (e.g. 0.01eth, 10gwei, 1000; wei are whole)"
+        ));
+    }
     alloy::primitives::utils::parse_units(number, decimals)
         .ok()
         .map(|v| v.get_absolute())

@@ -235,7 +235,17 @@ fn a_worker_killed_mid_job_resumes_from_its_journal_and_is_paid() {
 fn bad_setups_exit_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let dev_key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-    let cases: [(&[&str], Option<&str>, &str); 5] = [
+    let cases: [(&[&str], Option<&str>, &str); 7] = [
+        (
+            &["--rpc-url", "https://rpc.example", "worker"],
+            Some(dev_key),
+            "no TLS yet",
+        ),
+        (
+            &["--rpc-url", "not a url", "worker"],
+            Some(dev_key),
+            "is not a URL",
+        ),
         (&["worker"], None, "no account: set AGENCY_PRIVATE_KEY"),
         (&["worker"], Some("0x1234"), "not 32 bytes of hex"),
         (
@@ -293,4 +303,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[test]
+fn help_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = agency(dir.path(), &["worker", "--help"]);
+    insta::assert_snapshot!("worker_help", stdout(&o));
 }
