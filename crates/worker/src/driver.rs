@@ -134,13 +134,13 @@ impl Driver {
         };
         let ts = patiently("reading the latest block", || driver.clock_now()).await?;
         driver.clock = (ts, Instant::now());
-        driver.stake().await?;
         for record in loaded.jobs {
             let id = record.id;
             tracing::info!(job = %short(id), phase = ?record.state.phase, "resuming");
             driver.track(record);
             driver.start_action(id, Action::Observe);
         }
+        driver.stake().await?;
         Ok(driver)
     }
 
@@ -175,10 +175,19 @@ impl Driver {
 
     async fn stake_once(&self) -> Result<(), WorkerError> {
         let account = self.agency.account(self.me).await?;
-        if account.balance >= self.config.stake {
+        // Collateral locked in the slots the journal says we hold counts as staked, so a
+        // restart mid-job does not top the stake up by it.
+        let locked: U256 = self
+            .jobs
+            .values()
+            .filter(|j| matches!(j.record.state.phase, Phase::Working | Phase::GivingUp(_)))
+            .map(|j| j.facts.collateral)
+            .sum();
+        let staked = account.balance + locked;
+        if staked >= self.config.stake {
             return Ok(());
         }
-        let missing = self.config.stake - account.balance;
+        let missing = self.config.stake - staked;
         let wallet = self
             .agency
             .contract()
@@ -235,6 +244,7 @@ impl Driver {
                 }
             }
             self.journal.sync()?;
+            self.compact()?;
             self.dispatch();
             if let Some(by) = stopping
                 && (self.settled() || Instant::now() >= by)
@@ -249,6 +259,17 @@ impl Driver {
             .filter(|j| !j.record.state.is_done())
             .count();
         tracing::info!(jobs_left = left, "stopped; the journal holds the rest");
+        Ok(())
+    }
+
+    /// Rewrites the journal with only the live jobs once stale lines outnumber them.
+    fn compact(&mut self) -> Result<(), WorkerError> {
+        if self.journal.lines() < COMPACT_AFTER + 2 * self.jobs.len() {
+            return Ok(());
+        }
+        let cursor = self.stream.cursor().next_block;
+        self.journal
+            .rewrite(Some(cursor), self.jobs.values().map(|j| &j.record))?;
         Ok(())
     }
 
@@ -286,6 +307,10 @@ impl Driver {
             Msg::Input(id, input) => {
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.busy = false;
+                }
+                if input == Input::Sent {
+                    // A transaction moved collateral or pay: read the balance again.
+                    self.account_stale = true;
                 }
                 self.feed(id, input);
             }
@@ -627,6 +652,9 @@ impl Driver {
         });
     }
 }
+
+/// Stale journal lines tolerated before the journal is rewritten.
+const COMPACT_AFTER: usize = 10_000;
 
 /// How many times a start-up call is tried before the agent gives up starting.
 const PATIENCE: u64 = 10;

@@ -201,12 +201,11 @@ fn a_worker_killed_mid_job_resumes_from_its_journal_and_is_paid() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
-    // The 0.1 ether stake, topped up by the 0.0001 ether collateral the claim had locked when
-    // the second start found the free balance short, plus the 0.001 ether reward; accepted 1,
-    // rejected 0, missed 0.
+    // The 0.1 ether stake (the collateral locked at the restart counted as staked: no top-up)
+    // plus the 0.001 ether reward; accepted 1, rejected 0, missed 0.
     assert_eq!(
         fields,
-        ["101100000000000000", "1", "1", "0", "0"],
+        ["101000000000000000", "1", "1", "0", "0"],
         "{account}"
     );
 

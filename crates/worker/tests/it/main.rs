@@ -293,6 +293,39 @@ async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_the_wall_clock_cap_gives_the_claim_up_instead_of_committing() {
+    let m = Market::dev().await;
+    let endless = "window.jsJobRun = function (input, options, cb) { for (;;) {} };";
+    let spec = m.spec(endless, "null").await;
+    let mut config = m.config(1);
+    config.wall_clock = Duration::from_millis(300);
+    let agent = m
+        .agent_with(
+            1,
+            config,
+            Arc::new(agency_runner::QuickJsExecutor::in_process()),
+            m.store.clone(),
+            None,
+        )
+        .await;
+    let me = agent.agent();
+    let terms = m.post(&spec, 3).await;
+    let start = std::time::Instant::now();
+    while m.requester.account(me).await.unwrap().missed == 0 {
+        assert!(start.elapsed() < WITHIN, "never released");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let view = m.job(&terms).await;
+    assert_eq!(
+        (view.status, view.committed, view.held),
+        (1, U256::ZERO, U256::ZERO),
+        "{view:?}"
+    );
+    assert_eq!(m.balance(me).await, U256::from(STAKE), "collateral back");
+    stop(vec![agent]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     let m = Market::dev().await;
     let store = Outage::new(m.store.clone());
