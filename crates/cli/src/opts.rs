@@ -146,6 +146,19 @@ pub(crate) fn parse_amount(text: &str) -> Result<U256, String> {
         .ok_or_else(|| format!("{text:?} is not an amount (e.g. 0.01eth, 10gwei, 1000)"))
 }
 
+/// Where Chromium is, for the browser runtime.
+#[derive(Debug, Args)]
+pub(crate) struct ChromiumOpt {
+    /// Chromium executable for the browser runtime.
+    #[arg(
+        long,
+        env = "AGENCY_CHROMIUM",
+        default_value = "/usr/bin/chromium",
+        value_name = "PATH"
+    )]
+    pub(crate) chromium: PathBuf,
+}
+
 /// Which content store to use.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global Options")]

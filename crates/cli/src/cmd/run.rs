@@ -7,6 +7,7 @@ use agency_runner::{Executor, JobRun, QuickJsExecutor, RunnerError, parse_seed};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::opts::ChromiumOpt;
 use crate::output::Output;
 
 /// Arguments of `agency run`.
@@ -47,14 +48,8 @@ pub(crate) struct RunArgs {
     /// Run in this process instead of an isolated child process.
     #[arg(long, hide = true)]
     in_process: bool,
-    /// Chromium executable for the browser runtime.
-    #[arg(
-        long,
-        env = "AGENCY_CHROMIUM",
-        default_value = "/usr/bin/chromium",
-        value_name = "PATH"
-    )]
-    chromium: PathBuf,
+    #[command(flatten)]
+    chromium: ChromiumOpt,
 }
 
 /// Runs the job; returns whether it succeeded (exit 0) or failed as a job (exit 1).
@@ -96,7 +91,9 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
         "quickjs" if args.in_process => Arc::new(QuickJsExecutor::in_process()),
         "quickjs" => Arc::new(job_process()?.with_warm_children(0)),
         #[cfg(feature = "browser")]
-        "browser" => Arc::new(agency_runner::BrowserExecutor::launch(&args.chromium).await?),
+        "browser" => {
+            Arc::new(agency_runner::BrowserExecutor::launch(&args.chromium.chromium).await?)
+        }
         _ => return Err(RunnerError::UnknownRuntime(args.runtime).into()),
     };
     let envelope: Envelope = exec.run(job).await.context("running the job")?;

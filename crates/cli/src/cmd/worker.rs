@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::opts::{GlobalOpts, data_dir, parse_amount};
+use crate::opts::{ChromiumOpt, GlobalOpts, data_dir, parse_amount};
 use crate::output::Output;
 
 /// Run an agent: stake, watch the contract for jobs, claim the ones this machine can run, run
@@ -86,14 +86,8 @@ pub(crate) struct WorkerArgs {
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     grace: u64,
 
-    /// Chromium executable for the browser runtime.
-    #[arg(
-        long,
-        env = "AGENCY_CHROMIUM",
-        default_value = "/usr/bin/chromium",
-        value_name = "PATH"
-    )]
-    chromium: PathBuf,
+    #[command(flatten)]
+    chromium: ChromiumOpt,
 }
 
 pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result<()> {
@@ -130,7 +124,7 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
     let data_dir = args
         .data_dir
         .unwrap_or_else(|| data_dir().join(format!("worker-{me}")));
-    let executors = executors(&args.runtimes, &args.chromium).await?;
+    let executors = executors(&args.runtimes, &args.chromium.chromium).await?;
     let config = WorkerConfig {
         data_dir: data_dir.clone(),
         concurrency: args
@@ -207,6 +201,10 @@ async fn wait_finished(handle: &agency_worker::WorkerHandle) {
     }
 }
 
+#[cfg_attr(
+    not(feature = "browser"),
+    expect(unused_variables, reason = "Chromium is for the browser runtime")
+)]
 async fn executors(
     runtimes: &[String],
     chromium: &std::path::Path,
@@ -222,7 +220,6 @@ async fn executors(
                     .context("starting Chromium for the browser runtime")?,
             )),
             other => {
-                let _ = chromium;
                 return Err(agency_runner::RunnerError::UnknownRuntime(other.into()).into());
             }
         }

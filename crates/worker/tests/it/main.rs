@@ -54,15 +54,7 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
     let m = Market::dev().await;
     let mut config = m.config(1);
     config.auto_withdraw = Some(U256::from(1));
-    let agent = m
-        .agent_with(
-            1,
-            config,
-            Arc::new(agency_runner::QuickJsExecutor::in_process()),
-            m.store.clone(),
-            None,
-        )
-        .await;
+    let agent = m.honest_with(1, config, m.store.clone(), None).await;
     let me = agent.agent();
     assert_eq!(m.balance(me).await, U256::from(STAKE), "staked at start");
     let wallet_before = m.provider().get_balance(me).await.unwrap();
@@ -255,27 +247,11 @@ async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
     let store = Outage::new(m.store.clone());
     let spec = m.spec(CODE, INPUT).await;
     store.blocked.lock().unwrap().insert(spec.input);
-    let agent = m
-        .agent_with(
-            1,
-            m.config(1),
-            Arc::new(agency_runner::QuickJsExecutor::in_process()),
-            store.clone(),
-            None,
-        )
-        .await;
+    let agent = m.honest_with(1, m.config(1), store.clone(), None).await;
     let me = agent.agent();
     let terms = m.post(&spec, 1).await;
     // Claimed (the spec was there), then released once the input stayed missing.
-    let start = std::time::Instant::now();
-    loop {
-        let account = m.requester.account(me).await.unwrap();
-        if account.missed == 1 {
-            break;
-        }
-        assert!(start.elapsed() < WITHIN, "never released: {account:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    m.account_until(me, WITHIN, |a| a.missed == 1).await;
     let view = m.job(&terms).await;
     assert_eq!(view.status, 1, "open again for another agent");
     assert_eq!(view.slots[0].phase, 0, "the slot is empty");
@@ -299,22 +275,10 @@ async fn a_run_past_the_wall_clock_cap_gives_the_claim_up_instead_of_committing(
     let spec = m.spec(endless, "null").await;
     let mut config = m.config(1);
     config.wall_clock = Duration::from_millis(300);
-    let agent = m
-        .agent_with(
-            1,
-            config,
-            Arc::new(agency_runner::QuickJsExecutor::in_process()),
-            m.store.clone(),
-            None,
-        )
-        .await;
+    let agent = m.honest_with(1, config, m.store.clone(), None).await;
     let me = agent.agent();
     let terms = m.post(&spec, 3).await;
-    let start = std::time::Instant::now();
-    while m.requester.account(me).await.unwrap().missed == 0 {
-        assert!(start.elapsed() < WITHIN, "never released");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    m.account_until(me, WITHIN, |a| a.missed == 1).await;
     let view = m.job(&terms).await;
     assert_eq!(
         (view.status, view.committed, view.held),
@@ -331,15 +295,7 @@ async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     let store = Outage::new(m.store.clone());
     let spec = m.spec(CODE, INPUT).await;
     store.blocked.lock().unwrap().insert(spec.input);
-    let agent = m
-        .agent_with(
-            1,
-            m.config(1),
-            Arc::new(agency_runner::QuickJsExecutor::in_process()),
-            store.clone(),
-            None,
-        )
-        .await;
+    let agent = m.honest_with(1, m.config(1), store.clone(), None).await;
     let terms = m.post(&spec, 1).await;
     m.until(&terms, WITHIN, |v| v.slots[0].phase == 1).await;
     // Claimed; the input is missing, then the whole store is down, then it all comes back.
@@ -360,13 +316,7 @@ async fn lost_requests_and_responses_cause_no_double_send_and_no_nonce_gap() {
     let flaky = support::Flaky::default();
     let counts = flaky.counts.clone();
     let agent = m
-        .agent_with(
-            1,
-            m.config(1),
-            Arc::new(agency_runner::QuickJsExecutor::in_process()),
-            m.store.clone(),
-            Some(flaky),
-        )
+        .honest_with(1, m.config(1), m.store.clone(), Some(flaky))
         .await;
     let me = agent.agent();
     let spec = m.spec(CODE, INPUT).await;

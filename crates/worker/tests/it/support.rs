@@ -152,14 +152,41 @@ impl Market {
 
     /// An honest agent (QuickJS) on dev account `account`.
     pub(crate) async fn honest(&self, account: usize) -> WorkerHandle {
-        self.agent_with(
-            account,
-            self.config(account),
-            Arc::new(QuickJsExecutor::in_process()),
-            self.store.clone(),
-            None,
-        )
-        .await
+        self.honest_with(account, self.config(account), self.store.clone(), None)
+            .await
+    }
+
+    /// An honest agent with its own config, store and transport.
+    pub(crate) async fn honest_with(
+        &self,
+        account: usize,
+        config: WorkerConfig,
+        store: Arc<dyn BlockStore>,
+        flaky: Option<Flaky>,
+    ) -> WorkerHandle {
+        let exec = Arc::new(QuickJsExecutor::in_process());
+        self.agent_with(account, config, exec, store, flaky).await
+    }
+
+    /// Waits until `ready(account of who)`; panics with the last account after `within`.
+    pub(crate) async fn account_until(
+        &self,
+        who: Address,
+        within: Duration,
+        ready: impl Fn(&agency_chain::Account) -> bool,
+    ) -> agency_chain::Account {
+        let start = Instant::now();
+        loop {
+            let account = self.requester.account(who).await.expect("accountOf");
+            if ready(&account) {
+                return account;
+            }
+            assert!(
+                start.elapsed() < within,
+                "account not there after {within:?}: {account:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Adds the honest job's code and input and its spec; returns the spec.
