@@ -794,6 +794,13 @@ impl ActionCtx {
                     self.metrics.observe(call, start.elapsed().as_secs_f64());
                     return;
                 }
+                // No receipt within the sender's budget (fee bumps included): the transaction
+                // may still be pending, so sending again could make a second one. Look at the
+                // job instead; the next step decides.
+                Err(e @ ChainError::ReceiptTimeout { .. }) => {
+                    tracing::warn!(call, error = %e, "no receipt; observing the job again");
+                    return;
+                }
                 Err(e) if e.is_retryable() && attempt < 5 => {
                     tracing::debug!(call, error = %e, "retrying");
                     tokio::time::sleep(pause).await;
@@ -939,4 +946,81 @@ fn wei_f64(v: U256) -> f64 {
 pub(crate) fn short(id: B256) -> String {
     let (_, index) = protocol::split_job_id(id);
     format!("{}…/{index}", &id.to_string()[..10])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agency_chain::bindings::IJobAgency::SlotView;
+
+    fn slot(agent: u8, phase: u8, digest: u8) -> SlotView {
+        SlotView {
+            agent: Address::repeat_byte(agent),
+            phase,
+            deadline: U256::ZERO,
+            sealedResult: B256::repeat_byte(digest),
+        }
+    }
+
+    fn terms(replicas: u8, quorum: u8) -> Terms {
+        Terms {
+            reward: 100,
+            collateral: 7,
+            replicas,
+            quorum,
+            ..Terms::default()
+        }
+    }
+
+    fn view(slots: Vec<SlotView>) -> JobView {
+        JobView {
+            status: 3,
+            slots,
+            ..JobView::default()
+        }
+    }
+
+    #[test]
+    fn earnings_follow_the_contracts_split() {
+        // r = 1: the reward.
+        let v = view(vec![slot(1, 3, 0)]);
+        assert_eq!(
+            earned(&terms(1, 1), &v, Address::repeat_byte(1)),
+            Some(U256::from(100))
+        );
+        assert_eq!(earned(&terms(1, 1), &v, Address::repeat_byte(2)), None);
+        // r = 3, a liar in slot 1: pot = 100 + 7 = 107 over two winners; the first winner by
+        // slot order takes the odd wei.
+        let v = view(vec![slot(1, 3, 9), slot(2, 3, 8), slot(3, 3, 9)]);
+        let t = terms(3, 2);
+        assert_eq!(
+            earned(&t, &v, Address::repeat_byte(1)),
+            Some(U256::from(54))
+        );
+        assert_eq!(
+            earned(&t, &v, Address::repeat_byte(3)),
+            Some(U256::from(53))
+        );
+        assert_eq!(earned(&t, &v, Address::repeat_byte(2)), None, "the liar");
+        // A non-revealer (committed) is slashed into the pot too; an empty slot is not.
+        let v = view(vec![
+            slot(0, 0, 0),
+            slot(2, 2, 5),
+            slot(3, 3, 9),
+            slot(4, 3, 9),
+            slot(5, 3, 9),
+        ]);
+        let t = terms(5, 3);
+        assert_eq!(
+            earned(&t, &v, Address::repeat_byte(3)),
+            Some(U256::from(37))
+        );
+        assert_eq!(
+            earned(&t, &v, Address::repeat_byte(4)),
+            Some(U256::from(35))
+        );
+        // No digest reached the quorum: nobody earned.
+        let v = view(vec![slot(1, 3, 1), slot(2, 3, 2), slot(3, 3, 3)]);
+        assert_eq!(earned(&terms(3, 2), &v, Address::repeat_byte(1)), None);
+    }
 }
