@@ -361,14 +361,20 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
     if !matches!(state.phase, Phase::GivingUp(_)) {
         next.phase = Phase::Working;
     }
+    let wake = |t: u64| Action::WakeAt(later(view.now, t));
     let action = match (mine.phase, state.result, state.salt) {
-        (SlotPhase::Claimed, _, _) if view.now > mine.deadline => {
-            // Lapsed: anyone may evict it now; nothing this agent can do.
-            Action::WakeAt(terms.deadline.max(mine.deadline) + 1)
-        }
         (SlotPhase::Claimed, _, _) if view.status == Status::Revealing => {
-            // Commits closed by the deadline without us: we will be slashed at finalize.
-            Action::WakeAt(view.reveal_end + 1)
+            // Commits closed by the deadline without us: we are slashed at finalize, which
+            // anyone may call once reveals end.
+            if view.now > view.reveal_end {
+                Action::Finalize
+            } else {
+                wake(view.reveal_end + 1)
+            }
+        }
+        (SlotPhase::Claimed, _, _) if view.now > mine.deadline => {
+            // Lapsed: anyone may evict it now; nothing this agent can do but watch.
+            wake(terms.deadline.max(mine.deadline) + 1)
         }
         (SlotPhase::Claimed, None, _) => match &state.phase {
             Phase::GivingUp(_) => Action::Release { slot: mine.slot },
@@ -385,30 +391,30 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             result,
             salt,
         },
-        (SlotPhase::Committed, Some(result), Some(salt)) => {
+        // Claimed with a result but no salt (r > 1) cannot happen: both are set together.
+        (SlotPhase::Claimed, Some(_), None) => Action::Release { slot: mine.slot },
+        (SlotPhase::Committed, result, salt) => {
             let reveals_open = view.status == Status::Revealing
                 || (view.now > terms.deadline && view.committed >= terms.quorum);
-            if reveals_open {
-                if view.now > view.reveal_end && view.reveal_end != 0 {
-                    Action::Finalize
-                } else {
-                    Action::Reveal {
-                        slot: mine.slot,
-                        result,
-                        salt,
-                    }
-                }
-            } else if view.now > terms.deadline {
-                // Too few commits by the deadline: expire it to get the collateral back.
-                Action::Expire
+            let end = if view.reveal_end == 0 {
+                terms.deadline
             } else {
-                Action::WakeAt(terms.deadline + 1)
+                view.reveal_end
+            };
+            match (result, salt) {
+                _ if reveals_open && view.now > end && view.reveal_end != 0 => Action::Finalize,
+                (Some(result), Some(salt)) if reveals_open => Action::Reveal {
+                    slot: mine.slot,
+                    result,
+                    salt,
+                },
+                // Too few commits by the deadline: expire it to get the collateral back.
+                _ if !reveals_open && view.now > terms.deadline => Action::Expire,
+                (Some(_), Some(_)) => wake(terms.deadline + 1),
+                // Committed, but the result or salt is gone (the journal was lost): this slot
+                // cannot reveal. Wait for the job to settle.
+                _ => wake(end.max(terms.deadline) + 1),
             }
-        }
-        (SlotPhase::Committed, _, _) => {
-            // Committed, but the result or salt is gone (the journal was lost): this slot
-            // cannot reveal. Wait for the job to settle.
-            Action::WakeAt(terms.deadline.max(view.reveal_end) + 1)
         }
         (SlotPhase::Revealed, _, _) => {
             let end = if view.reveal_end == 0 {
@@ -419,13 +425,20 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             if view.status == Status::Revealing && view.now > end {
                 Action::Finalize
             } else {
-                Action::WakeAt(end + 1)
+                wake(end + 1)
             }
         }
-        // Claimed with a result but no salt (r > 1) cannot happen: both are set together.
-        (SlotPhase::Claimed, Some(_), None) => Action::Release { slot: mine.slot },
     };
     (next, action)
+}
+
+/// Seconds between looks at a job that waits on someone else (an eviction, a finalize) past
+/// its deadlines; its events wake it sooner.
+pub const RECHECK: u64 = 60;
+
+/// `t` if it is still ahead of `now`, else a while from now: a wake-up time never in the past.
+fn later(now: u64, t: u64) -> u64 {
+    if t > now { t } else { now + RECHECK }
 }
 
 /// How a terminal job ended for this agent, from its final view.
