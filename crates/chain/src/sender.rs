@@ -101,20 +101,23 @@ impl Sender {
     }
 
     /// Estimates gas and fees, sends, and waits for a receipt, resending with fees raised by an
-    /// eighth when the transaction is stuck. Fails if the contract refuses the call (at
+    /// eighth when the transaction is stuck. The gas limit is the estimate plus a fifth, or the
+    /// request's own gas limit if that is higher (unused gas is not paid for). Fails if the contract refuses the call (at
     /// estimation, before anything is sent), if the mined transaction failed, or on timeout.
     pub async fn send(
         &self,
         call: &'static str,
-        tx: TransactionRequest,
+        mut tx: TransactionRequest,
     ) -> Result<Sent, ChainError> {
         let fail = |e: alloy::transports::TransportError| ChainError::from_contract(call, e.into());
+        let floor = tx.gas.take().unwrap_or(0);
         let mut tx = tx.with_from(self.from);
         let gas = self.provider.estimate_gas(tx.clone()).await.map_err(fail)?;
         let fees = self.provider.estimate_eip1559_fees().await.map_err(fail)?;
         // A margin over the estimate: refunds and warm/cold slots can shift between estimation
-        // and inclusion.
-        tx.set_gas_limit(gas + gas / 5);
+        // and inclusion. A gas limit in the request is a floor, for calls whose cost depends on
+        // what others do first (a reveal that turns out to be the last one finalizes the job).
+        tx.set_gas_limit((gas + gas / 5).max(floor));
         tx.set_max_fee_per_gas(fees.max_fee_per_gas);
         tx.set_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
 

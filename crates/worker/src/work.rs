@@ -54,9 +54,14 @@ impl Work {
         Ok(parsed)
     }
 
-    /// Runs the job of spec `spec` and publishes its envelope; returns the envelope's digest.
-    /// Gives up (an error) if that cannot be done within `budget`.
-    pub(crate) async fn compute(&self, spec: B256, budget: Duration) -> Result<B256, String> {
+    /// Runs job `job` of spec `spec` and publishes its envelope; returns the envelope's
+    /// digest. Gives up (an error) if that cannot be done within `budget`.
+    pub(crate) async fn compute(
+        &self,
+        job: B256,
+        spec: B256,
+        budget: Duration,
+    ) -> Result<B256, String> {
         let deadline = Instant::now() + budget;
         let start = Instant::now();
         let parsed = self.check(spec).await?;
@@ -75,7 +80,7 @@ impl Work {
 
         let start = Instant::now();
         let block = Block::new(CODEC_RAW, envelope.canonical_bytes());
-        keep(&self.results, &block).map_err(|e| format!("keeping the result: {e}"))?;
+        keep(&self.path(job), &block).map_err(|e| format!("keeping the result: {e}"))?;
         let digest = B256::from_slice(block.cid().hash().digest());
         retry(deadline, || self.store.put(block.clone()))
             .await
@@ -85,22 +90,28 @@ impl Work {
         Ok(digest)
     }
 
-    /// Makes sure the store holds the envelope `result` (from the local copy if the store
-    /// lost it), before the digest goes on chain in the clear.
-    pub(crate) async fn republish(&self, result: B256) -> Result<(), String> {
+    /// Makes sure the store holds job `job`'s envelope `result` (from the local copy if the
+    /// store lost it), before the digest goes on chain in the clear.
+    pub(crate) async fn republish(&self, job: B256, result: B256) -> Result<(), String> {
         let cid = raw_cid(result.0);
         if self.store.has(&cid).await.unwrap_or(false) {
             return Ok(());
         }
-        let path = self.results.join(cid.to_string());
+        let path = self.path(job);
         let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let block = Block::verified(cid, data).map_err(|e| e.to_string())?;
         self.store.put(block).await.map_err(|e| e.to_string())
     }
 
-    /// Forgets the local copy of an envelope once its job has settled.
-    pub(crate) fn forget(&self, result: B256) {
-        let _ = std::fs::remove_file(self.results.join(raw_cid(result.0).to_string()));
+    /// Forgets the local copy of job `job`'s envelope once the job has settled.
+    pub(crate) fn forget(&self, job: B256) {
+        let _ = std::fs::remove_file(self.path(job));
+    }
+
+    /// Where job `job`'s envelope is kept. By job, not by CID: jobs with equal envelopes must
+    /// not share (or delete) one file.
+    fn path(&self, job: B256) -> PathBuf {
+        self.results.join(format!("{job}.json"))
     }
 
     async fn run(
@@ -191,14 +202,15 @@ where
     }
 }
 
-/// Writes `block` under `dir`, named by its CID, durably (temporary file, sync, rename).
-fn keep(dir: &Path, block: &Block) -> std::io::Result<()> {
+/// Writes `block`'s bytes to `path`, durably (temporary file, sync, rename).
+fn keep(path: &Path, block: &Block) -> std::io::Result<()> {
     use std::io::Write;
+    let dir = path.parent().expect("a file in the results dir");
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(block.cid().to_string());
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(block.data())?;
     f.sync_all()?;
-    std::fs::rename(&tmp, &path)
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }

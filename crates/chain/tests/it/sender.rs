@@ -209,3 +209,38 @@ async fn a_receipt_that_never_comes_times_out_retryably() {
     );
     assert!(err.is_retryable());
 }
+
+#[tokio::test]
+async fn a_gas_limit_in_the_request_is_a_floor_over_the_estimate() {
+    let (_anvil, _, sender, agency) = market(SendConfig::default()).await;
+    // The first deposit writes a fresh balance word; the two compared update it.
+    sender
+        .send("deposit", deposit(&agency, 1))
+        .await
+        .expect("deposit");
+    let plain = sender
+        .send("deposit", deposit(&agency, 1))
+        .await
+        .expect("deposit");
+    let floored = sender
+        .send("deposit", deposit(&agency, 1).gas_limit(500_000))
+        .await
+        .expect("deposit");
+    let gas_of = |hash| {
+        let p = sender.provider().clone();
+        async move {
+            p.get_transaction_by_hash(hash)
+                .await
+                .expect("rpc")
+                .expect("mined")
+                .gas_limit()
+        }
+    };
+    let estimated = gas_of(plain.receipt.transaction_hash).await;
+    assert!(estimated < 100_000, "estimate plus a fifth: {estimated}");
+    assert_eq!(gas_of(floored.receipt.transaction_hash).await, 500_000);
+    assert_eq!(
+        plain.receipt.gas_used, floored.receipt.gas_used,
+        "the floor costs nothing unused"
+    );
+}

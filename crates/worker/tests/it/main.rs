@@ -98,6 +98,8 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
         "the reward reached the wallet"
     );
 
+    m.metric(&agent, "agency_worker_jobs_succeeded_total 1")
+        .await;
     let metrics = agent.metrics().encode();
     assert!(
         metrics.contains("agency_worker_jobs_succeeded_total 1"),
@@ -139,6 +141,19 @@ async fn three_agents_r3(m: &Market, liar_at: Option<usize>) -> (Terms, Vec<Addr
         .count();
     assert_eq!(honest, if liar_at.is_some() { 2 } else { 3 }, "{view:?}");
     stop(agents).await;
+    // Each agent sent exactly deposit, claim, commit, reveal, and none failed on chain (a
+    // reveal that lands last finalizes and needs more gas than it was estimated with).
+    for agent in &who {
+        let calls = m.calls_from(*agent).await;
+        let expected = [
+            ("deposit", true),
+            ("claim", true),
+            ("commit", true),
+            ("reveal", true),
+        ];
+        let calls: Vec<(&str, bool)> = calls.iter().map(|(n, ok)| (n.as_str(), *ok)).collect();
+        assert_eq!(calls, expected, "calls from {agent}");
+    }
     (terms, who)
 }
 
@@ -202,11 +217,13 @@ async fn killed_and_restarted(halt: Halt) {
     }
     doomed.join().await.expect("halted");
     let journal = std::fs::read_to_string(m.dir.path().join("agent-1/worker.jsonl")).unwrap();
-    let view = m.job(&terms).await;
-    assert!(
-        view.status < ACCEPTED,
-        "the job waits for the dead agent: {view:?}"
-    );
+    if halt != Halt::After("reveal") {
+        let view = m.job(&terms).await;
+        assert!(
+            view.status < ACCEPTED,
+            "the job waits for the dead agent: {view:?}"
+        );
+    }
 
     let revived = m
         .agent_with(1, m.config(1), exec, m.store.clone(), None)
@@ -224,11 +241,29 @@ async fn killed_and_restarted(halt: Halt) {
     assert_eq!((account.accepted, account.missed), (1, 0), "{account:?}");
     stop(others).await;
     stop(vec![revived]).await;
+    // Deposit, claim, commit, reveal: nothing sent twice across the crash.
+    let calls = m.calls_from(me).await;
+    let names: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["deposit", "claim", "commit", "reveal"],
+        "transactions from the restarted agent: {calls:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_claim_it_resumes_and_completes() {
     killed_and_restarted(Halt::After("claim")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_commit_it_commits_the_journaled_result() {
+    killed_and_restarted(Halt::Before("commit")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_reveal_it_settles_without_sending_more() {
+    killed_and_restarted(Halt::After("reveal")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,11 +295,11 @@ async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
         U256::from(STAKE),
         "collateral back, nothing slashed"
     );
-    let metrics = agent.metrics().encode();
-    assert!(
-        metrics.contains(r#"agency_worker_jobs_failed_total{name="released"} 1"#),
-        "{metrics}"
-    );
+    m.metric(
+        &agent,
+        r#"agency_worker_jobs_failed_total{name="released"} 1"#,
+    )
+    .await;
     stop(vec![agent]).await;
 }
 
@@ -310,8 +345,9 @@ async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     stop(vec![agent]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lost_requests_and_responses_cause_no_double_send_and_no_nonce_gap() {
+/// Agent 1 talks through a transport that loses requests and answers; with `replicas` > 1 two
+/// honest agents with clean transports take the other slots.
+async fn lossy(replicas: u8) {
     let m = Market::dev().await;
     let flaky = support::Flaky::default();
     let counts = flaky.counts.clone();
@@ -319,26 +355,34 @@ async fn lost_requests_and_responses_cause_no_double_send_and_no_nonce_gap() {
         .honest_with(1, m.config(1), m.store.clone(), Some(flaky))
         .await;
     let me = agent.agent();
+    let mut others = Vec::new();
+    for account in 2..=usize::from(replicas) {
+        others.push(m.honest(account).await);
+    }
     let spec = m.spec(CODE, INPUT).await;
     let mut jobs = Vec::new();
     for _ in 0..3 {
-        jobs.push(m.post(&spec, 1).await);
+        jobs.push(m.post(&spec, replicas).await);
     }
     for terms in &jobs {
         let view = m.settled(terms, WITHIN).await;
         assert_eq!(view.status, ACCEPTED);
-        assert_eq!(view.slots[0].agent, me);
+        assert!(view.slots.iter().any(|s| s.agent == me), "{view:?}");
     }
     stop(vec![agent]).await;
-    // Exactly one deposit, and one claim and one submit per job: nothing sent twice.
+    stop(others).await;
+    // One deposit, then per job a claim and a submit (r = 1) or a claim, a commit and a
+    // reveal (r = 3): nothing sent twice.
+    let per_job = if replicas == 1 { 2 } else { 3 };
     let p = m.provider();
     let mined = p.get_transaction_count(me).await.unwrap();
     let pending = p.get_transaction_count(me).pending().await.unwrap();
-    assert_eq!(mined, 1 + 2 * jobs.len() as u64, "transactions sent");
+    assert_eq!(mined, 1 + per_job * jobs.len() as u64, "transactions sent");
     assert_eq!(pending, mined, "nothing stuck behind a gap");
+    let account = m.requester.account(me).await.unwrap();
     assert_eq!(
-        m.balance(me).await,
-        U256::from(STAKE + 3 * REWARD),
+        (account.accepted, account.missed),
+        (3, 0),
         "paid for every job"
     );
     for (name, n) in [
@@ -349,6 +393,38 @@ async fn lost_requests_and_responses_cause_no_double_send_and_no_nonce_gap() {
     ] {
         assert!(n.load(Ordering::Relaxed) > 0, "the test lost no {name}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_requests_and_responses_cause_no_double_send_and_no_nonce_gap() {
+    lossy(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_messages_at_r3_neither_double_commit_nor_leave_a_gap() {
+    lossy(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stake_the_wallet_cannot_pay_is_refused_at_start() {
+    let m = Market::dev().await;
+    let mut config = m.config(1);
+    config.stake = U256::from(10u128.pow(30));
+    let deps = agency_worker::Deps {
+        agency: agency_chain::Agency::with_sender(m.address, m.sender(1, None)),
+        agent: m.signer(1).address(),
+        store: m.store.clone(),
+        executors: vec![Arc::new(agency_runner::QuickJsExecutor::in_process())],
+    };
+    let err = agency_worker::Worker::spawn(config, deps)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needs that much in"), "{err}");
+    assert_eq!(
+        m.balance(m.signer(1).address()).await,
+        U256::ZERO,
+        "nothing deposited"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! HTTP), JobAgency deployed, a shared content store, a requester, and agents.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -166,6 +166,64 @@ impl Market {
     ) -> WorkerHandle {
         let exec = Arc::new(QuickJsExecutor::in_process());
         self.agent_with(account, config, exec, store, flaky).await
+    }
+
+    /// The contract calls `who` sent, in order, by name (`deposit`, `claim`, …), and whether
+    /// each succeeded.
+    pub(crate) async fn calls_from(&self, who: Address) -> Vec<(String, bool)> {
+        use alloy::consensus::Transaction as _;
+        use alloy::network::TransactionResponse as _;
+        use alloy::sol_types::SolInterface;
+        let p = self.provider();
+        let head = p.get_block_number().await.expect("block number");
+        let mut calls = Vec::new();
+        for n in 1..=head {
+            let block = p
+                .get_block_by_number(n.into())
+                .full()
+                .await
+                .expect("block")
+                .expect("a block");
+            for tx in block.transactions.into_transactions() {
+                if tx.from() != who {
+                    continue;
+                }
+                let name =
+                    agency_chain::bindings::JobAgency::JobAgencyCalls::abi_decode(tx.input())
+                        .map(|c| {
+                            format!("{c:?}")
+                                .split(['(', ' ', '{'])
+                                .next()
+                                .unwrap_or("?")
+                                .to_owned()
+                        })
+                        .unwrap_or_else(|_| "?".into());
+                let ok = p
+                    .get_transaction_receipt(tx.tx_hash())
+                    .await
+                    .expect("receipt")
+                    .expect("mined")
+                    .status();
+                calls.push((name, ok));
+            }
+        }
+        calls
+    }
+
+    /// Waits until `agent`'s metrics contain `line`.
+    pub(crate) async fn metric(&self, agent: &WorkerHandle, line: &str) {
+        let start = Instant::now();
+        loop {
+            let text = agent.metrics().encode();
+            if text.contains(line) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no {line:?} in:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until `ready(account of who)`; panics with the last account after `within`.
@@ -351,8 +409,11 @@ fn plain_provider(node: &Node, account: usize) -> (DynProvider, Address) {
     (provider, address)
 }
 
-/// A transport that loses requests (never executed) and responses (executed, answer lost),
-/// on a fixed pattern, to show the agent neither double-sends nor leaves a nonce gap.
+/// A transport that loses requests (never executed) and responses (executed, answer lost), to
+/// show the agent neither double-sends nor leaves a nonce gap. Raw transactions: of every three
+/// sends, the first loses its answer and the second is lost on the way. Other calls: about one
+/// request in 9 and one answer in 11 are lost, drawn from a fixed-seed generator (a fixed
+/// modulus would hit the same call of a poll that makes the same calls every time).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Flaky {
     inner: Option<agency_devchain::InProcess>,
@@ -361,12 +422,26 @@ pub(crate) struct Flaky {
 
 #[derive(Debug, Default)]
 pub(crate) struct FlakyCounts {
-    calls: AtomicUsize,
+    draws: AtomicU64,
     raw: AtomicUsize,
     pub(crate) lost_requests: AtomicUsize,
     pub(crate) lost_responses: AtomicUsize,
     pub(crate) lost_raw_requests: AtomicUsize,
     pub(crate) lost_raw_responses: AtomicUsize,
+}
+
+impl FlakyCounts {
+    /// The next number of a splitmix64 sequence.
+    fn draw(&self) -> u64 {
+        let n = self
+            .draws
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = n;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
 impl tower::Service<RequestPacket> for Flaky {
@@ -383,14 +458,12 @@ impl tower::Service<RequestPacket> for Flaky {
         let raw = request
             .method_names()
             .any(|m| m == "eth_sendRawTransaction");
-        // Raw transactions: the first of every three loses its answer, the second is lost
-        // on the way; other calls: every 9th request and every 11th answer are lost.
         let (lose_request, lose_response) = if raw {
             let n = c.raw.fetch_add(1, Ordering::Relaxed);
             (n % 3 == 1, n.is_multiple_of(3))
         } else {
-            let n = c.calls.fetch_add(1, Ordering::Relaxed);
-            (n % 9 == 8, n % 11 == 10)
+            let r = c.draw();
+            (r % 9 == 0, (r >> 32) % 11 == 0)
         };
         let gone = || TransportErrorKind::custom_str("connection reset by peer (test)");
         if lose_request {
