@@ -463,7 +463,7 @@ impl tower::Service<RequestPacket> for Flaky {
             (n % 3 == 1, n.is_multiple_of(3))
         } else {
             let r = c.draw();
-            (r % 9 == 0, (r >> 32) % 11 == 0)
+            (r.is_multiple_of(9), (r >> 32).is_multiple_of(11))
         };
         let gone = || TransportErrorKind::custom_str("connection reset by peer (test)");
         if lose_request {
