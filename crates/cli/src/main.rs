@@ -57,7 +57,8 @@ fn main() -> ExitCode {
         return agency_runner::child_main();
     }
     let cli = Cli::parse();
-    init_tracing(&cli.global);
+    // A long-running agent reports its jobs (info) unless asked to be quiet.
+    init_tracing(&cli.global, matches!(cli.command, Command::Worker(_)));
     let out = Output {
         json: cli.global.json,
         quiet: cli.global.quiet,
@@ -94,10 +95,11 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<bool> {
     }
 }
 
-fn init_tracing(g: &GlobalOpts) {
+fn init_tracing(g: &GlobalOpts, chatty: bool) {
     use tracing::Level;
     let level = match (g.quiet, g.verbose) {
         (true, _) => Level::ERROR,
+        (false, 0) if chatty => Level::INFO,
         (false, 0) => Level::WARN,
         (false, 1) => Level::INFO,
         (false, 2) => Level::DEBUG,

@@ -158,6 +158,37 @@ async fn three_agents_r3(m: &Market, liar_at: Option<usize>) -> (Terms, Vec<Addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agents_race_for_r1_jobs_and_each_job_is_paid_once() {
+    let m = Market::dev().await;
+    let agents = vec![m.honest(1).await, m.honest(2).await];
+    let who: Vec<Address> = agents.iter().map(|a| a.agent()).collect();
+    let spec = m.spec(CODE, INPUT).await;
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        jobs.push(m.post(&spec, 1).await);
+    }
+    for terms in &jobs {
+        assert_eq!(m.settled(terms, WITHIN).await.status, ACCEPTED);
+    }
+    stop(agents).await;
+    let mut accepted = 0;
+    let mut paid = U256::ZERO;
+    for agent in &who {
+        let a = m.requester.account(*agent).await.unwrap();
+        assert_eq!((a.rejected, a.missed), (0, 0), "{a:?}");
+        accepted += a.accepted;
+        paid += a.balance - U256::from(STAKE);
+        // A claim that lost the race fails at estimation or, sent at the same moment as the
+        // winner's, on chain; nothing else of an honest agent fails.
+        for (name, ok) in m.calls_from(*agent).await {
+            assert!(ok || name == "claim", "{name} failed for {agent}");
+        }
+    }
+    assert_eq!(accepted, 4, "each job accepted once");
+    assert_eq!(paid, U256::from(4 * REWARD), "each reward paid once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_r3_commit_reveal_and_share_the_reward() {
     let m = Market::dev().await;
     let (terms, who) = three_agents_r3(&m, None).await;
