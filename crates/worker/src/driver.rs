@@ -31,6 +31,8 @@ struct Tracked {
     busy: bool,
     /// Something happened to the job while busy: observe it once the action is back.
     dirty: bool,
+    /// Waiting in line for one of the `concurrency` places.
+    queued: bool,
     /// The last action and when it came back, to slow down one that keeps failing.
     last: Option<(Action, Instant, Duration)>,
     /// When the current phase started, for the phase histogram.
@@ -224,6 +226,9 @@ impl Driver {
                         stopping = Some(Instant::now() + self.config.grace);
                         self.ctx.claiming = false;
                         for id in std::mem::take(&mut self.waiting) {
+                            if let Some(job) = self.jobs.get_mut(&id) {
+                                job.queued = false;
+                            }
                             self.feed(id, Input::Discovered);
                         }
                     }
@@ -301,6 +306,7 @@ impl Driver {
                 facts,
                 busy: false,
                 dirty: false,
+                queued: false,
                 last: None,
                 since: Instant::now(),
             },
@@ -389,7 +395,9 @@ impl Driver {
         if job.record.state.result.is_some() {
             self.work.forget(id);
         }
-        self.waiting.retain(|w| *w != id);
+        if job.queued {
+            self.waiting.retain(|w| *w != id);
+        }
         self.account_stale = true;
     }
 
@@ -403,7 +411,8 @@ impl Driver {
             let Some(id) = self.waiting.pop_front() else {
                 break;
             };
-            if self.jobs.contains_key(&id) {
+            if let Some(job) = self.jobs.get_mut(&id) {
+                job.queued = false;
                 self.launch(id, Action::CheckSpec);
             }
         }
@@ -411,8 +420,8 @@ impl Driver {
 
     fn busy_places(&self) -> usize {
         self.jobs
-            .iter()
-            .filter(|(id, j)| j.record.state.is_busy() && !self.waiting.contains(id))
+            .values()
+            .filter(|j| j.record.state.is_busy() && !j.queued)
             .count()
     }
 
@@ -426,8 +435,13 @@ impl Driver {
                 self.timers.entry(t).or_default().insert(id);
             }
             _ if job.busy => job.dirty = true,
+            // Already in line: it starts when a place frees up.
+            Action::CheckSpec if job.queued => {}
             Action::CheckSpec => {
                 if self.busy_places() > self.config.concurrency {
+                    if let Some(job) = self.jobs.get_mut(&id) {
+                        job.queued = true;
+                    }
                     self.waiting.push_back(id);
                 } else {
                     self.launch(id, action);

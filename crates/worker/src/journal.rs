@@ -338,6 +338,7 @@ mod tests {
                 result: Some(B256::repeat_byte(n + 1)),
                 salt: Some(B256::repeat_byte(n + 2)),
                 claims: 1,
+                delivered: false,
             },
         }
     }

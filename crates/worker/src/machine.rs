@@ -23,6 +23,9 @@ pub struct JobState {
     /// Claims sent for this job so far.
     #[serde(default)]
     pub claims: u8,
+    /// The result is on chain (submitted, committed or revealed).
+    #[serde(default)]
+    pub delivered: bool,
 }
 
 /// Claims an agent sends for one job before it stops trying (each refused one costs nothing
@@ -207,6 +210,7 @@ impl JobState {
             result: None,
             salt: None,
             claims: 0,
+            delivered: false,
         }
     }
 
@@ -216,11 +220,11 @@ impl JobState {
     }
 
     /// Whether the job occupies one of the agent's concurrent places: checking, claiming, or
-    /// holding a slot whose result is not computed yet.
+    /// holding a slot whose result is not on chain yet.
     pub fn is_busy(&self) -> bool {
         match self.phase {
             Phase::Checking | Phase::Claiming | Phase::GivingUp(_) => true,
-            Phase::Working => self.result.is_none(),
+            Phase::Working => !self.delivered,
             _ => false,
         }
     }
@@ -360,6 +364,9 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
     };
     if !matches!(state.phase, Phase::GivingUp(_)) {
         next.phase = Phase::Working;
+    }
+    if mine.phase != SlotPhase::Claimed {
+        next.delivered = true;
     }
     let wake = |t: u64| Action::WakeAt(later(view.now, t));
     let action = match (mine.phase, state.result, state.salt) {

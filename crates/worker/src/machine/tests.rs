@@ -62,6 +62,7 @@ fn computed(phase: Phase) -> JobState {
         result: Some(B256::repeat_byte(1)),
         salt: Some(B256::repeat_byte(2)),
         claims: 1,
+        delivered: false,
     }
 }
 
@@ -457,4 +458,31 @@ impl JobState {
         self.claims = claims;
         self
     }
+}
+
+#[test]
+fn a_job_holds_a_place_from_its_check_until_its_result_is_on_chain() {
+    let t = terms(3);
+    assert!(!JobState::new().is_busy());
+    let (s, _) = run(&JobState::new(), Input::Observed(open(10)), &t);
+    assert!(s.is_busy(), "checking");
+    let (s, _) = run(&s, Input::SpecChecked(Ok(())), &t);
+    assert!(s.is_busy(), "claiming");
+    let (s, _) = run(&s, Input::Observed(holding(20, SlotPhase::Claimed)), &t);
+    assert!(s.is_busy(), "running");
+    let (s, _) = run(
+        &s,
+        Input::Computed {
+            result: B256::repeat_byte(1),
+            salt: B256::repeat_byte(2),
+        },
+        &t,
+    );
+    assert!(s.is_busy(), "computed, not yet committed");
+    let (s, _) = run(&s, Input::Observed(holding(30, SlotPhase::Committed)), &t);
+    assert!(
+        !s.is_busy(),
+        "committed: waiting for reveals holds no place"
+    );
+    assert!(!state(Phase::Skipped("x".into())).is_busy());
 }

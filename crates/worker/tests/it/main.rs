@@ -188,6 +188,52 @@ async fn two_agents_race_for_r1_jobs_and_each_job_is_paid_once() {
     assert_eq!(paid, U256::from(4 * REWARD), "each reward paid once");
 }
 
+/// Posts three slow r = 1 jobs to one agent with `concurrency`; returns the most jobs it held
+/// claimed (not yet submitted) at once, as seen on chain.
+async fn most_held_at_once(concurrency: usize) -> usize {
+    let m = Market::dev().await;
+    let mut config = m.config(1);
+    config.concurrency = concurrency;
+    let agent = m.honest_with(1, config, m.store.clone(), None).await;
+    // About a third of a second of QuickJS each.
+    let slow = "window.jsJobRun = function (input, options, cb) {
+      var x = 0; for (var i = 0; i < 1.5e7; i++) { x = (x + i) % 7; } cb(null, x);
+    };";
+    let spec = m.spec(slow, "null").await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(m.post(&spec, 1).await);
+    }
+    let mut most = 0;
+    let start = std::time::Instant::now();
+    loop {
+        let mut held = 0;
+        let mut done = 0;
+        for terms in &jobs {
+            let view = m.job(terms).await;
+            held += usize::from(view.status == 1 && view.slots[0].phase == 1);
+            done += usize::from(view.status == ACCEPTED);
+        }
+        most = most.max(held);
+        if done == jobs.len() {
+            break;
+        }
+        assert!(start.elapsed() < WITHIN, "jobs not done");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop(vec![agent]).await;
+    most
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_concurrency_limit_bounds_the_jobs_held_at_once() {
+    assert_eq!(most_held_at_once(1).await, 1);
+    assert!(
+        most_held_at_once(3).await >= 2,
+        "without the limit, jobs overlap"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_r3_commit_reveal_and_share_the_reward() {
     let m = Market::dev().await;
