@@ -12,9 +12,11 @@ pub(crate) fn cast(url: &str, args: &[&str]) -> String {
         Path::new(bin).exists(),
         "{bin} is missing: run `npm ci` at the repository root"
     );
+    // The URL right after the subcommand: `send --create CODE` takes what follows as its own.
     let o = std::process::Command::new(bin)
-        .args(args)
+        .arg(args[0])
         .args(["--rpc-url", url])
+        .args(&args[1..])
         .output()
         .unwrap();
     assert!(

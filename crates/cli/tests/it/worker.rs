@@ -32,24 +32,7 @@ fn deploy(url: &str, key: &str) {
         .or_else(|| artifact["bytecode"].as_str())
         .unwrap()
         .to_owned();
-    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/.bin/cast");
-    let o = std::process::Command::new(bin)
-        .args([
-            "send",
-            "--rpc-url",
-            url,
-            "--private-key",
-            key,
-            "--create",
-            &code,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "deploy: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    cast(url, &["send", "--private-key", key, "--create", &code]);
     assert_ne!(cast(url, &["code", AGENCY]), "0x", "deployed at {AGENCY}");
 }
 
