@@ -386,8 +386,8 @@ impl Driver {
             other => {
                 self.metrics
                     .jobs_failed
-                    .get_or_create(&crate::metrics::Label {
-                        name: end_name(other),
+                    .get_or_create(&crate::metrics::Outcome {
+                        outcome: end_name(other),
                     })
                     .inc();
             }

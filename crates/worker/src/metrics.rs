@@ -9,10 +9,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// A label naming a phase or an outcome.
+/// How a job ended (`lost`, `missed`, `released`…).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Label {
-    pub name: &'static str,
+pub struct Outcome {
+    pub outcome: &'static str,
+}
+
+/// A phase of a job (`check`, `fetch`, `run`, `publish`, a transaction's name…).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabel {
+    pub phase: &'static str,
 }
 
 /// Every metric the agent exports, and the registry that encodes them.
@@ -23,12 +29,12 @@ pub struct Metrics {
     pub jobs_claimed: Counter,
     pub jobs_succeeded: Counter,
     /// By how the job ended (`lost`, `no-consensus`, `missed`, `released`, `expired`…).
-    pub jobs_failed: Family<Label, Counter>,
+    pub jobs_failed: Family<Outcome, Counter>,
     pub earnings_wei: Counter<f64, AtomicU64>,
     pub stake_wei: Gauge<f64, AtomicU64>,
     pub pending_transactions: Gauge,
     /// Seconds per phase (`check`, `claim`, `fetch`, `run`, `publish`, `deliver`, `reveal`…).
-    pub phase_seconds: Family<Label, Histogram>,
+    pub phase_seconds: Family<PhaseLabel, Histogram>,
 }
 
 impl Metrics {
@@ -96,7 +102,7 @@ impl Metrics {
     /// Records `seconds` spent in `phase`.
     pub fn observe(&self, phase: &'static str, seconds: f64) {
         self.phase_seconds
-            .get_or_create(&Label { name: phase })
+            .get_or_create(&PhaseLabel { phase })
             .observe(seconds);
     }
 }

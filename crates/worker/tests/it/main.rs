@@ -110,7 +110,7 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("agency_worker_phase_seconds_bucket{le=\"0.001\",name=\"run\"}"),
+        metrics.contains("agency_worker_phase_seconds_bucket{le=\"0.001\",phase=\"run\"}"),
         "{metrics}"
     );
     stop(vec![agent]).await;
@@ -374,7 +374,7 @@ async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
     );
     m.metric(
         &agent,
-        r#"agency_worker_jobs_failed_total{name="released"} 1"#,
+        r#"agency_worker_jobs_failed_total{outcome="released"} 1"#,
     )
     .await;
     stop(vec![agent]).await;
