@@ -369,15 +369,21 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         next.delivered = true;
     }
     let wake = |t: u64| Action::WakeAt(later(view.now, t));
+    // Settling (finalize, expire) is open to anyone past a time; the agents of a job take
+    // turns by slot, so they do not all send the same call at once and all but one revert.
+    let settle = |after: u64, action: Action| {
+        let turn = after + SETTLE_STAGGER * u64::from(mine.slot);
+        if view.now > turn {
+            action
+        } else {
+            wake(turn + 1)
+        }
+    };
     let action = match (mine.phase, state.result, state.salt) {
         (SlotPhase::Claimed, _, _) if view.status == Status::Revealing => {
             // Commits closed by the deadline without us: we are slashed at finalize, which
             // anyone may call once reveals end.
-            if view.now > view.reveal_end {
-                Action::Finalize
-            } else {
-                wake(view.reveal_end + 1)
-            }
+            settle(view.reveal_end, Action::Finalize)
         }
         (SlotPhase::Claimed, _, _) if view.now > mine.deadline => {
             // Lapsed: anyone may evict it now; nothing this agent can do but watch.
@@ -409,14 +415,18 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
                 view.reveal_end
             };
             match (result, salt) {
-                _ if reveals_open && view.now > end && view.reveal_end != 0 => Action::Finalize,
+                _ if reveals_open && view.now > end && view.reveal_end != 0 => {
+                    settle(end, Action::Finalize)
+                }
                 (Some(result), Some(salt)) if reveals_open => Action::Reveal {
                     slot: mine.slot,
                     result,
                     salt,
                 },
                 // Too few commits by the deadline: expire it to get the collateral back.
-                _ if !reveals_open && view.now > terms.deadline => Action::Expire,
+                _ if !reveals_open && view.now > terms.deadline => {
+                    settle(terms.deadline, Action::Expire)
+                }
                 (Some(_), Some(_)) => wake(terms.deadline + 1),
                 // Committed, but the result or salt is gone (the journal was lost): this slot
                 // cannot reveal. Wait for the job to settle.
@@ -430,7 +440,7 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
                 view.reveal_end
             };
             if view.status == Status::Revealing && view.now > end {
-                Action::Finalize
+                settle(end, Action::Finalize)
             } else {
                 wake(end + 1)
             }
@@ -438,6 +448,9 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
     };
     (next, action)
 }
+
+/// Seconds each slot waits after the one before it to settle a job (slot 0 at once).
+pub const SETTLE_STAGGER: u64 = 10;
 
 /// Seconds between looks at a job that waits on someone else (an eviction, a finalize) past
 /// its deadlines; its events wake it sooner.

@@ -280,6 +280,29 @@ fn a_lapsed_slot_waits_and_an_evicted_one_ends_missed() {
     assert_eq!(a, Action::WakeAt(DEADLINE + 1));
     let (s, a) = run(&state(Phase::Working), Input::Observed(open(600)), &t);
     assert_eq!((s.phase, a), (Phase::Done(End::Missed), Action::Idle));
+    // Past every deadline and still held (nobody evicted it): look again a minute later,
+    // never in a loop.
+    let stuck = holding(2_000, SlotPhase::Claimed);
+    let (_, a) = run(&state(Phase::Working), Input::Observed(stuck), &t);
+    assert_eq!(a, Action::WakeAt(2_000 + RECHECK));
+    // Commits closed without us: wait for the reveal end (plus this slot's turn), then
+    // finalize, which slashes us but ends the job.
+    let closed = View {
+        status: Status::Revealing,
+        reveal_end: 80,
+        ..holding(30, SlotPhase::Claimed)
+    };
+    let turn = 80 + SETTLE_STAGGER;
+    let (_, a) = run(&state(Phase::Working), Input::Observed(closed.clone()), &t);
+    assert_eq!(a, Action::WakeAt(turn + 1));
+    let over = View {
+        now: turn + 1,
+        ..closed
+    };
+    assert_eq!(
+        run(&state(Phase::Working), Input::Observed(over), &t).1,
+        Action::Finalize
+    );
 }
 
 #[test]
@@ -313,9 +336,30 @@ fn a_committed_slot_reveals_when_reveals_open_and_not_before() {
         committed: 1,
         ..holding(DEADLINE + 1, SlotPhase::Committed)
     };
-    assert_eq!(run(&s, Input::Observed(short), &t).1, Action::Expire);
-    // Reveals over and ours not in: nothing to reveal; finalize settles it.
-    let over = View { now: 81, ..opened };
+    // Slot 1 takes its turn SETTLE_STAGGER seconds after slot 0.
+    let turn = DEADLINE + SETTLE_STAGGER;
+    assert_eq!(
+        run(&s, Input::Observed(short.clone()), &t).1,
+        Action::WakeAt(turn + 1)
+    );
+    let later = View {
+        now: turn + 1,
+        ..short
+    };
+    assert_eq!(run(&s, Input::Observed(later), &t).1, Action::Expire);
+    // Reveals over and ours not in: nothing to reveal; finalize settles it, in turn.
+    let over = View {
+        now: 81,
+        ..opened.clone()
+    };
+    assert_eq!(
+        run(&s, Input::Observed(over), &t).1,
+        Action::WakeAt(80 + SETTLE_STAGGER + 1)
+    );
+    let over = View {
+        now: 81 + SETTLE_STAGGER,
+        ..opened
+    };
     assert_eq!(run(&s, Input::Observed(over), &t).1, Action::Finalize);
 }
 
@@ -332,8 +376,32 @@ fn a_revealed_slot_finalizes_after_the_reveal_end() {
         run(&s, Input::Observed(waiting.clone()), &t).1,
         Action::WakeAt(81)
     );
-    let late = View { now: 81, ..waiting };
+    let early = View {
+        now: 81,
+        ..waiting.clone()
+    };
+    assert_eq!(
+        run(&s, Input::Observed(early), &t).1,
+        Action::WakeAt(80 + SETTLE_STAGGER + 1)
+    );
+    let late = View {
+        now: 81 + SETTLE_STAGGER,
+        ..waiting
+    };
     assert_eq!(run(&s, Input::Observed(late), &t).1, Action::Finalize);
+    // Slot 0 finalizes at once.
+    let first = View {
+        now: 81,
+        status: Status::Revealing,
+        reveal_end: 80,
+        mine: Some(Mine {
+            slot: 0,
+            phase: SlotPhase::Revealed,
+            deadline: 500,
+        }),
+        ..open(81)
+    };
+    assert_eq!(run(&s, Input::Observed(first), &t).1, Action::Finalize);
 }
 
 #[test]
