@@ -149,26 +149,9 @@ impl Driver {
     /// Deposits what is missing from the configured stake. The balance is read again before
     /// every try, so a deposit whose answer was lost is not made twice.
     async fn stake(&mut self) -> Result<(), WorkerError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.stake_once().await {
-                Ok(()) => break,
-                Err(WorkerError::Chain(e)) if e.is_retryable() && tries < PATIENCE => {
-                    tracing::debug!(error = %e, "staking: retrying");
-                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
-                }
-                Err(WorkerError::Rpc(e)) if tries < PATIENCE => {
-                    tracing::debug!(error = %e, "staking: retrying");
-                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let agency = self.agency.clone();
-        let me = self.me;
+        patiently("staking", || self.stake_once()).await?;
         let account = patiently("reading the account", || async {
-            Ok(agency.account(me).await?)
+            Ok(self.agency.account(self.me).await?)
         })
         .await?;
         self.set_account(account);
@@ -684,8 +667,8 @@ const COMPACT_AFTER: usize = 10_000;
 /// How many times a start-up call is tried before the agent gives up starting.
 const PATIENCE: u64 = 10;
 
-/// Runs a start-up call until it succeeds or has failed [`PATIENCE`] times (a node still
-/// starting, a dropped connection).
+/// Runs a start-up call until it succeeds, fails for good, or has failed [`PATIENCE`] times
+/// with trouble that may pass (a node still starting, a dropped connection).
 async fn patiently<T, F, Fut>(what: &str, mut call: F) -> Result<T, WorkerError>
 where
     F: FnMut() -> Fut,
@@ -696,7 +679,7 @@ where
         tries += 1;
         match call().await {
             Ok(v) => return Ok(v),
-            Err(e) if tries < PATIENCE => {
+            Err(e) if e.is_retryable() && tries < PATIENCE => {
                 tracing::debug!(error = %e, "{what}: retrying");
                 tokio::time::sleep(Duration::from_millis(100 * tries)).await;
             }

@@ -122,6 +122,17 @@ pub enum WorkerError {
     Gone,
 }
 
+impl WorkerError {
+    /// Whether trying again may succeed: RPC trouble, never a revert or a bad setup.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Chain(e) => e.is_retryable(),
+            Self::Rpc(_) => true,
+            Self::Journal(_) | Self::Stake(_) | Self::Gone => false,
+        }
+    }
+}
+
 /// What the agent runs with.
 #[derive(Debug, Clone)]
 pub struct Deps {

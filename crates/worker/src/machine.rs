@@ -379,6 +379,13 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             wake(turn + 1)
         }
     };
+    // When reveals end: `revealEnd` once they are open, else (opened by the deadline) the
+    // deadline is the earliest they can.
+    let end = if view.reveal_end == 0 {
+        terms.deadline
+    } else {
+        view.reveal_end
+    };
     let action = match (mine.phase, state.result, state.salt) {
         (SlotPhase::Claimed, _, _) if view.status == Status::Revealing => {
             // Commits closed by the deadline without us: we are slashed at finalize, which
@@ -409,11 +416,6 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         (SlotPhase::Committed, result, salt) => {
             let reveals_open = view.status == Status::Revealing
                 || (view.now > terms.deadline && view.committed >= terms.quorum);
-            let end = if view.reveal_end == 0 {
-                terms.deadline
-            } else {
-                view.reveal_end
-            };
             match (result, salt) {
                 _ if reveals_open && view.now > end && view.reveal_end != 0 => {
                     settle(end, Action::Finalize)
@@ -434,11 +436,6 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             }
         }
         (SlotPhase::Revealed, _, _) => {
-            let end = if view.reveal_end == 0 {
-                terms.deadline
-            } else {
-                view.reveal_end
-            };
             if view.status == Status::Revealing && view.now > end {
                 settle(end, Action::Finalize)
             } else {
