@@ -28,14 +28,20 @@ pub(crate) fn cast(url: &str, args: &[&str]) -> String {
 }
 
 /// Starts `agency chain` and reads the JSON document it prints first.
+pub(crate) fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value) {
+    let mut cmd = agency_cmd(data_dir);
+    cmd.args(["--json", "chain", "--listen", "127.0.0.1:0"])
+        .args(args);
+    spawn_with_doc(cmd)
+}
+
+/// Spawns `cmd` with piped output and reads the JSON document it prints first on stdout.
 #[expect(
     clippy::zombie_processes,
-    reason = "the caller stops the node and waits for it"
+    reason = "the caller stops the process and waits for it"
 )]
-pub(crate) fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value) {
-    let mut child = agency_cmd(data_dir)
-        .args(["--json", "chain", "--listen", "127.0.0.1:0"])
-        .args(args)
+pub(crate) fn spawn_with_doc(mut cmd: std::process::Command) -> (Child, serde_json::Value) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -45,7 +51,7 @@ pub(crate) fn start(data_dir: &Path, args: &[&str]) -> (Child, serde_json::Value
     loop {
         let line = lines
             .next()
-            .expect("agency chain printed its endpoints")
+            .expect("the command printed its start document")
             .unwrap();
         text.push_str(&line);
         if let Ok(doc) = serde_json::from_str(&text) {

@@ -1,11 +1,11 @@
 //! `agency worker` as a process: on `agency chain`, killed with SIGKILL mid-job and restarted.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::chain::{cast, start, stop};
+use crate::chain::{cast, spawn_with_doc, start, stop};
 use crate::{agency, agency_cmd, stderr, stdout};
 
 /// Where JobAgency lands when dev account 0 deploys it first.
@@ -54,23 +54,11 @@ fn add(dir: &Path, name: &str, text: &str, raw: bool) -> String {
 
 /// Starts `agency worker` as dev account 1; returns it and its metrics URL.
 fn worker(dir: &Path, url: &str, key: &str) -> (Child, String) {
-    let mut child = agency_cmd(dir)
-        .env("AGENCY_PRIVATE_KEY", key)
+    let mut cmd = agency_cmd(dir);
+    cmd.env("AGENCY_PRIVATE_KEY", key)
         .args(["--json", "-v", "--rpc-url", url, "worker"])
-        .args(["--metrics", "127.0.0.1:0", "--poll-interval", "50"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut text = String::new();
-    let doc: serde_json::Value = loop {
-        let line = lines.next().expect("the worker printed its start document");
-        text.push_str(&line.unwrap());
-        if let Ok(doc) = serde_json::from_str(&text) {
-            break doc;
-        }
-    };
+        .args(["--metrics", "127.0.0.1:0", "--poll-interval", "50"]);
+    let (child, doc) = spawn_with_doc(cmd);
     (child, doc["metrics"].as_str().unwrap().to_owned())
 }
 
