@@ -227,7 +227,7 @@ fn rpc(call: &'static str, e: alloy::transports::TransportError) -> ChainError {
     }
 }
 
-fn decode(log: &Log) -> Result<ChainEvent, ChainError> {
+pub(crate) fn decode(log: &Log) -> Result<ChainEvent, ChainError> {
     let event = JobAgencyEvents::decode_log(&log.inner).map_err(|e| ChainError::UnknownEvent {
         tx: log.transaction_hash.unwrap_or_default(),
         reason: e.to_string(),

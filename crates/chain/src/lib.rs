@@ -11,10 +11,12 @@ mod client;
 mod error;
 pub mod events;
 mod keys;
+mod lookup;
 pub mod protocol;
 mod sender;
 
 pub use client::{Account, Agency, RECEIPT_TIMEOUT, wait_receipt};
 pub use error::ChainError;
 pub use keys::{KeyError, KeySource};
+pub use lookup::Posted;
 pub use sender::{SendConfig, Sender, Sent};

@@ -6,6 +6,7 @@
 //! crates never print; all output goes through [`output`].
 
 mod cmd;
+mod connect;
 mod opts;
 mod output;
 
@@ -35,15 +36,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole market in one process: dev chain, contract, store, agents, web server.
+    Dev(cmd::dev::DevArgs),
+    /// Post jobs and follow them: post, status, list, result, logs, cancel.
+    #[command(subcommand)]
+    Job(cmd::job::JobCmd),
     /// Run a job locally and print its result envelope (exit 0 ok, 1 job failed, 2 error).
     Run(cmd::run::RunArgs),
+    /// Run an agent: stake, claim jobs, run them, deliver results, get paid.
+    Worker(cmd::worker::WorkerArgs),
+    /// Your balance in the contract and your reputation; deposit and withdraw.
+    #[command(subcommand)]
+    Account(cmd::account::AccountCmd),
     /// Add, read and move content-addressed data (CIDs identical to Kubo's).
     #[command(subcommand)]
     Store(cmd::store::StoreCmd),
     /// Run the embedded EVM dev chain alone (JSON-RPC over HTTP and WebSocket).
     Chain(cmd::chain::ChainArgs),
-    /// Run an agent: stake, claim jobs, run them, deliver results, get paid.
-    Worker(cmd::worker::WorkerArgs),
+    /// Deploy the JobAgency contract (this build's bytecode) and print its address.
+    Deploy,
 }
 
 /// The hidden first argument that makes this binary a job child process (see agency-runner).
@@ -57,8 +68,14 @@ fn main() -> ExitCode {
         return agency_runner::child_main();
     }
     let cli = Cli::parse();
-    // A long-running agent reports its jobs (info) unless asked to be quiet.
-    init_tracing(&cli.global, matches!(cli.command, Command::Worker(_)));
+    // Long-running agents report their jobs (info) unless asked to be quiet, or unless the
+    // output belongs to an --exec command.
+    let chatty = match &cli.command {
+        Command::Worker(_) => true,
+        Command::Dev(args) => !args.runs_command(),
+        _ => false,
+    };
+    init_tracing(&cli.global, chatty);
     let out = Output {
         json: cli.global.json,
         quiet: cli.global.quiet,
@@ -74,8 +91,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli, out)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             out.error(&e);
             ExitCode::from(2)
@@ -83,15 +99,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the command; `Ok(false)` means it ran and failed as a job (exit 1).
-async fn run(cli: Cli, out: Output) -> anyhow::Result<bool> {
+/// Runs the command; returns the exit status: 0, or 1 when it ran and failed as a job.
+async fn run(cli: Cli, out: Output) -> anyhow::Result<u8> {
+    let g = &cli.global;
+    let done = |()| 0;
+    let job = |ok: bool| if ok { 0 } else { 1 };
     match cli.command {
-        Command::Run(args) => cmd::run::run(args, out).await,
-        Command::Store(cmd) => cmd::store::run(cmd, &cli.global, out).await.map(|()| true),
-        Command::Chain(args) => cmd::chain::run(args, out).await.map(|()| true),
-        Command::Worker(args) => cmd::worker::run(args, &cli.global, out)
-            .await
-            .map(|()| true),
+        Command::Run(args) => cmd::run::run(args, out).await.map(job),
+        Command::Store(cmd) => cmd::store::run(cmd, g, out).await.map(done),
+        Command::Chain(args) => cmd::chain::run(args, out).await.map(done),
+        Command::Worker(args) => cmd::worker::run(args, g, out).await.map(done),
+        Command::Dev(args) => cmd::dev::run(args, g, out).await,
+        Command::Job(cmd) => cmd::job::run(cmd, g, out).await.map(job),
+        Command::Account(cmd) => cmd::account::run(cmd, g, out).await.map(done),
+        Command::Deploy => cmd::deploy::run(g, out).await.map(done),
     }
 }
 

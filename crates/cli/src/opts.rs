@@ -70,6 +70,11 @@ pub(crate) struct ChainOpts {
         conflicts_with = "private_key"
     )]
     pub(crate) keystore: Option<PathBuf>,
+
+    /// Refuse to act unless the node's chain id is this (guards scripts against the wrong
+    /// network).
+    #[arg(long = "chain", global = true, env = "AGENCY_CHAIN", value_name = "ID")]
+    pub(crate) expect_chain: Option<u64>,
 }
 
 /// Where `agency dev` deploys JobAgency: the first contract of dev account 0.
@@ -80,6 +85,11 @@ impl ChainOpts {
     /// The contract's address.
     pub(crate) fn agency(&self) -> Address {
         self.agency.unwrap_or(DEV_AGENCY)
+    }
+
+    /// Whether an account was given (`--private-key` or `--keystore`).
+    pub(crate) fn has_key(&self) -> bool {
+        self.private_key.is_some() || self.keystore.is_some()
     }
 
     /// The account's key, from `--private-key` or `--keystore`.
@@ -144,6 +154,21 @@ pub(crate) fn parse_amount(text: &str) -> Result<U256, String> {
         .map(|v| v.get_absolute())
         .filter(|_| !number.starts_with('-'))
         .ok_or_else(|| format!("{text:?} is not an amount (e.g. 0.01eth, 10gwei, 1000)"))
+}
+
+/// Ether without trailing zeros: 10000, 0.5.
+pub(crate) fn ether(wei: U256) -> String {
+    let text = alloy::primitives::utils::format_ether(wei);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// An amount for people: `0.01 ETH`, or wei below a gwei.
+pub(crate) fn eth(wei: U256) -> String {
+    if wei < U256::from(1_000_000_000u64) && !wei.is_zero() {
+        format!("{wei} wei")
+    } else {
+        format!("{} ETH", ether(wei))
+    }
 }
 
 /// Where Chromium is, for the browser runtime.

@@ -72,7 +72,7 @@ impl DevChain {
     /// runtime (it stops when the last clone of the chain is dropped).
     /// A set genesis timestamp also sets the clock: time runs on from it, as in anvil.
     pub fn open(config: DevConfig) -> Result<Self, OpenError> {
-        let accounts = derive_accounts(&config.mnemonic, config.accounts)?;
+        let accounts = dev_accounts(&config.mnemonic, config.accounts)?;
         let alloc: Vec<(Address, U256)> = accounts
             .iter()
             .map(|account| (account.address, config.balance))
@@ -202,7 +202,9 @@ enum BlockEvent {
     Dropped(Arc<MinedBlock>),
 }
 
-fn derive_accounts(mnemonic: &str, count: u32) -> Result<Vec<DevAccount>, OpenError> {
+/// The first `count` accounts of `mnemonic` (BIP-44, `m/44'/60'/0'/0/i`), as the dev chain funds
+/// them: clients of a dev chain use it to act as a dev account without asking the node.
+pub fn dev_accounts(mnemonic: &str, count: u32) -> Result<Vec<DevAccount>, OpenError> {
     (0..count)
         .map(|index| {
             let signer = MnemonicBuilder::<English>::default()

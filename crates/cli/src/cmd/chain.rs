@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use agency_devchain::{DEV_MNEMONIC, DevChain, DevConfig};
 use alloy::primitives::U256;
-use alloy::primitives::utils::{format_ether, parse_ether};
+use alloy::primitives::utils::parse_ether;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
-use crate::opts::data_dir;
+use crate::opts::{data_dir, ether};
 use crate::output::Output;
 
 /// Run the embedded EVM dev chain: JSON-RPC over HTTP and WebSocket, dev accounts funded.
@@ -65,12 +65,6 @@ fn parse_block_time(text: &str) -> Result<Duration, String> {
         return Err("the block time must be between 0.001 and 86400 seconds".to_owned());
     }
     Ok(Duration::from_secs_f64(seconds))
-}
-
-/// Ether without trailing zeros: 10000, 0.5.
-fn ether(wei: U256) -> String {
-    let text = format_ether(wei);
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn parse_balance(text: &str) -> Result<U256, String> {

@@ -1,6 +1,10 @@
 //! Subcommands, one module each.
 
+pub(crate) mod account;
 pub(crate) mod chain;
+pub(crate) mod deploy;
+pub(crate) mod dev;
+pub(crate) mod job;
 pub(crate) mod run;
 pub(crate) mod store;
 pub(crate) mod worker;

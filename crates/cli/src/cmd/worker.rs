@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agency_chain::{Agency, SendConfig, Sender};
 use agency_runner::Executor;
 use agency_worker::{Deps, Metrics, Worker, WorkerConfig};
 use alloy::primitives::U256;
@@ -14,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
+use crate::connect::{DEV_CHAIN_ID, Signer, connect};
 use crate::opts::{ChromiumOpt, GlobalOpts, data_dir, parse_amount};
 use crate::output::Output;
 
@@ -96,26 +96,15 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
             return Err(agency_runner::RunnerError::UnknownRuntime(name.clone()).into());
         }
     }
-    let signer = g.chain.key()?.load()?;
-    let me = signer.address();
-    let url = g.chain.url()?;
-    let sender = Sender::connect(url.clone(), signer, SendConfig::default());
-    let provider = sender.provider().clone();
-    let chain_id = tokio::time::timeout(Duration::from_secs(10), provider.get_chain_id())
-        .await
-        .map_err(|_| anyhow::anyhow!("{url} did not answer within 10 s"))?
-        .with_context(|| format!("cannot reach the JSON-RPC endpoint {url}"))?;
-    let address = g.chain.agency();
-    let code = provider
-        .get_code_at(address)
-        .await
-        .with_context(|| format!("reading the code at {address}"))?;
-    if code.is_empty() {
-        bail!(
-            "no contract at {address} on chain {chain_id} ({url}): pass --agency, or start `agency dev`"
-        );
-    }
-    let dev = chain_id == 31337;
+    let conn = connect(&g.chain, Signer::Required, false).await?;
+    let (me, url, chain_id, address) = (
+        conn.account(),
+        conn.url.clone(),
+        conn.chain_id,
+        conn.agency.address(),
+    );
+    let provider = conn.provider().clone();
+    let dev = chain_id == DEV_CHAIN_ID;
     let from_block = match args.from_block {
         Some(b) => b,
         None if dev => 0,
@@ -143,7 +132,7 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
         ..WorkerConfig::default()
     };
     let deps = Deps {
-        agency: Agency::with_sender(address, sender),
+        agency: conn.agency,
         agent: me,
         store: g.store.open()?,
         executors,

@@ -2,6 +2,9 @@
 #![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
 
 mod chain;
+mod dev;
+mod examples;
+mod readme;
 mod run;
 mod store;
 mod worker;
@@ -18,7 +21,12 @@ pub fn agency(data_dir: &Path, args: &[&str]) -> Output {
 
 /// The `agency` command with a private data dir and no inherited Agency settings.
 pub fn agency_cmd(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agency"));
+    clean_cmd(env!("CARGO_BIN_EXE_agency"), data_dir)
+}
+
+/// `program` with a private data dir and no inherited Agency settings.
+pub fn clean_cmd(program: &str, data_dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
     for (k, _) in std::env::vars() {
         if k.starts_with("AGENCY_") {
             cmd.env_remove(k);

@@ -63,7 +63,7 @@ fn worker(dir: &Path, url: &str, key: &str) -> (Child, String) {
 }
 
 /// GETs `url` (http://host:port/path) and returns the body.
-fn get(url: &str) -> String {
+pub(crate) fn get(url: &str) -> String {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
     let mut s = std::net::TcpStream::connect(host).unwrap();

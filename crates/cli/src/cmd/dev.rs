@@ -1,0 +1,477 @@
+//! `agency dev`: the whole market in one process. The dev chain with JobAgency deployed, the
+//! content store, a few agents and the web server, over one data dir that survives restarts.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agency_chain::{Agency, SendConfig, Sender};
+use agency_devchain::{DevChain, DevConfig};
+use agency_runner::Executor;
+use agency_store::{BlockStore, FsStore};
+use agency_worker::{Deps, Worker, WorkerConfig, WorkerHandle};
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, U256};
+use alloy::providers::fillers::ChainIdFiller;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::client::RpcClient;
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::opts::{DEV_AGENCY, GlobalOpts, data_dir, eth, parse_amount};
+use crate::output::Output;
+
+/// Run the whole market on this machine, in one process.
+///
+/// Starts the embedded dev chain with JobAgency deployed, the content store (Kubo RPC subset
+/// and trustless gateway over HTTP), agents staked from dev accounts 1 to N, and the web
+/// server; prints the endpoints, the contract and the dev keys. Dev account 0 is yours: the
+/// other commands use it by default against a dev chain (`agency job post code.js input.json
+/// --wait`). Everything lives in the data dir, so a restart carries on where it stopped:
+/// same chain, same jobs, agents resuming their work. Ctrl-C stops cleanly.
+#[derive(Debug, Args)]
+pub(crate) struct DevArgs {
+    /// Agents to run, on dev accounts 1 to N (the dev chain has 10 accounts; 0 is yours).
+    #[arg(long, default_value_t = 3, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    workers: u32,
+
+    /// Where the chain, the store and the agents' journals live [default: $AGENCY_DATA_DIR,
+    /// the directory the other commands use by default].
+    #[arg(long, value_name = "DIR", conflicts_with = "ephemeral")]
+    data_dir: Option<PathBuf>,
+
+    /// Keep nothing: a temporary data dir, removed when the command stops.
+    #[arg(long)]
+    ephemeral: bool,
+
+    /// First of three ports: JSON-RPC on P, the store's API and gateway on P+1, the web server
+    /// on P+2 (0: any free ports).
+    #[arg(long, default_value_t = 8545, value_name = "P")]
+    port_base: u16,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    host: IpAddr,
+
+    /// Stake each agent keeps deposited.
+    #[arg(long, default_value = "1eth", value_name = "AMOUNT", value_parser = parse_amount)]
+    stake: U256,
+
+    /// Jobs each agent runs at once.
+    #[arg(long, default_value_t = 2, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
+
+    /// How often the agents poll the chain, in milliseconds.
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    poll_interval: u64,
+
+    /// Run this shell command once the market is up, then stop and exit with its status. It
+    /// sees AGENCY_RPC_URL, AGENCY_AGENCY, AGENCY_STORE and AGENCY_PRIVATE_KEY (dev account
+    /// 0) set for this market, and `agency` on its PATH.
+    #[arg(long, value_name = "COMMAND")]
+    exec: Option<String>,
+}
+
+impl DevArgs {
+    /// Whether an `--exec` command owns the output.
+    pub(crate) fn runs_command(&self) -> bool {
+        self.exec.is_some()
+    }
+}
+
+/// Runs the market; returns the exit status (the `--exec` command's, or 0).
+pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8> {
+    let started = Instant::now();
+    let temp = if args.ephemeral {
+        Some(tempfile::tempdir().context("creating a temporary data dir")?)
+    } else {
+        None
+    };
+    let dir = match (&temp, &args.data_dir) {
+        (Some(t), _) => t.path().to_owned(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => data_dir(),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the data dir {}", dir.display()))?;
+
+    // Ports first: a clash is the most likely failure, and it should cost nothing.
+    let port = |offset: u16| -> Result<SocketAddr> {
+        if args.port_base == 0 {
+            return Ok(SocketAddr::new(args.host, 0));
+        }
+        let p = args
+            .port_base
+            .checked_add(offset)
+            .context("--port-base is too high (three ports are needed)")?;
+        Ok(SocketAddr::new(args.host, p))
+    };
+    let rpc_listener = bind(port(0)?, "JSON-RPC").await?;
+    let store_listener = bind(port(1)?, "the store").await?;
+    let web_listener = bind(port(2)?, "the web server").await?;
+    let rpc_url = format!("http://{}", rpc_listener.local_addr()?);
+    let store_url = format!("http://{}", store_listener.local_addr()?);
+    let web_url = format!("http://{}", web_listener.local_addr()?);
+
+    let chain = DevChain::open(DevConfig {
+        data_dir: temp.is_none().then(|| dir.join("chain")),
+        ..DevConfig::default()
+    })
+    .context("cannot start the dev chain")?;
+    let accounts = chain.accounts().to_vec();
+    let requester = accounts[0].signer.clone();
+    let agency = deploy(&chain, &requester).await?;
+
+    let (store, store_dir): (Arc<dyn BlockStore>, Option<PathBuf>) =
+        if g.store.ipfs_api.is_some() || g.store.store.is_some() {
+            (g.store.open()?, g.store.store.clone())
+        } else {
+            let d = dir.join("store");
+            (Arc::new(FsStore::open(&d)?), Some(d))
+        };
+
+    let (stop, stopped) = watch::channel(false);
+    let identity = store_dir
+        .as_ref()
+        .map_or_else(|| "agency-dev".to_owned(), |d| d.display().to_string());
+    let store_app = agency_store::server::router(
+        store.clone(),
+        agency_store::server::ServerConfig {
+            identity_seed: identity,
+            ..Default::default()
+        },
+    );
+    let mut servers = tokio::task::JoinSet::new();
+    serve(
+        &mut servers,
+        rpc_listener,
+        agency_devchain::server::router(chain.clone()),
+        &stopped,
+    );
+    serve(&mut servers, store_listener, store_app, &stopped);
+
+    let exec: Arc<dyn Executor> = Arc::new(super::run::job_process()?);
+    let mut agents = Vec::new();
+    for account in accounts.iter().skip(1).take(args.workers as usize) {
+        let deps = Deps {
+            agency: Agency::with_sender(
+                agency,
+                Sender::new(
+                    signing_provider(&chain, &account.signer),
+                    account.address,
+                    SendConfig::default(),
+                ),
+            ),
+            agent: account.address,
+            store: store.clone(),
+            executors: vec![exec.clone()],
+        };
+        let config = WorkerConfig {
+            data_dir: dir.join(format!("worker-{}", account.address)),
+            concurrency: args.concurrency as usize,
+            stake: args.stake,
+            poll_interval: Duration::from_millis(args.poll_interval.max(5)),
+            confirmations: 0,
+            from_block: 0,
+            ..WorkerConfig::default()
+        };
+        let handle = Worker::spawn(config, deps)
+            .await
+            .with_context(|| format!("starting the agent {}", account.address))?;
+        agents.push((account.address, handle));
+    }
+
+    let key = |s: &PrivateKeySigner| format!("0x{}", alloy::hex::encode(s.to_bytes()));
+    let summary = json!({
+        "rpc_url": rpc_url,
+        "ws_url": rpc_url.replace("http://", "ws://"),
+        "chain_id": chain.chain_id(),
+        "agency": agency,
+        "store_api": format!("{store_url}/api/v0"),
+        "gateway": format!("{store_url}/ipfs"),
+        "web": web_url,
+        "data_dir": temp.is_none().then_some(&dir),
+        "store_dir": store_dir,
+        "requester": {"address": requester.address(), "private_key": key(&requester)},
+        "agents": agents.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+        "accounts": accounts.iter().map(|a| json!({
+            "address": a.address, "private_key": key(&a.signer)
+        })).collect::<Vec<_>>(),
+    });
+    serve(
+        &mut servers,
+        web_listener,
+        web_router(summary.clone()),
+        &stopped,
+    );
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "market up"
+    );
+
+    let status = match &args.exec {
+        Some(command) => {
+            out.notice(format_args!(
+                "agency dev: chain {rpc_url}, contract {agency}, store {store_url}, {} agents; \
+                 running: {command}",
+                agents.len()
+            ));
+            let child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .envs(exec_env(&summary, store_dir.as_deref(), g)?)
+                .env_remove("AGENCY_KEYSTORE")
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting the --exec command")?;
+            tokio::select! {
+                status = wait_child(child) => status?,
+                () = crate::shutdown_signal() => 130,
+                () = any_finished(&agents) => 2,
+            }
+        }
+        None => {
+            print_summary(&summary, &accounts, args.stake, out);
+            tokio::select! {
+                () = crate::shutdown_signal() => {}
+                () = any_finished(&agents) => {}
+            }
+            0
+        }
+    };
+
+    if args.exec.is_none() {
+        out.notice("stopping: agents finish what is in flight");
+    }
+    for (_, agent) in &agents {
+        agent.shutdown();
+    }
+    let mut failed = None;
+    for (address, agent) in agents {
+        if let Err(e) = agent.join().await {
+            failed.get_or_insert(anyhow::Error::new(e).context(format!("the agent {address}")));
+        }
+    }
+    let _ = stop.send(true);
+    while servers.join_next().await.is_some() {}
+    drop(temp);
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(status)
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on {addr} for {what} (another `agency dev`, `agency chain` or anvil \
+             running? pick other ports with --port-base)"
+        )
+    })
+}
+
+fn serve(
+    set: &mut tokio::task::JoinSet<()>,
+    listener: TcpListener,
+    app: axum::Router,
+    stopped: &watch::Receiver<bool>,
+) {
+    let mut stopped = stopped.clone();
+    set.spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "a server stopped");
+        }
+    });
+}
+
+/// A provider that signs as `signer` over the chain's in-process transport (no HTTP), with
+/// nonces left to the caller (the agents' [`Sender`] handles them).
+fn signing_provider(chain: &DevChain, signer: &PrivateKeySigner) -> DynProvider {
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .filler(ChainIdFiller::default())
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_client(RpcClient::new(chain.transport(), true))
+        .erased()
+}
+
+/// Deploys JobAgency from dev account 0 unless the chain already has it (a restart); returns
+/// its address. On a fresh chain that is [`DEV_AGENCY`], the other commands' default.
+async fn deploy(chain: &DevChain, requester: &PrivateKeySigner) -> Result<Address> {
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(requester.clone()))
+        .connect_client(RpcClient::new(chain.transport(), true))
+        .erased();
+    let code = provider.get_code_at(DEV_AGENCY).await?;
+    if !code.is_empty() {
+        return Ok(DEV_AGENCY);
+    }
+    let nonce = provider.get_transaction_count(requester.address()).await?;
+    if nonce != 0 {
+        bail!(
+            "dev account 0 has sent transactions on this chain but JobAgency is not at \
+             {DEV_AGENCY}: this data dir's chain was used for something else; use another \
+             --data-dir (or --ephemeral)"
+        );
+    }
+    let agency = Agency::deploy(provider)
+        .await
+        .context("deploying JobAgency")?;
+    Ok(agency.address())
+}
+
+/// The environment of the `--exec` command: this market's endpoints and dev account 0.
+fn exec_env(
+    summary: &Value,
+    store_dir: Option<&Path>,
+    g: &GlobalOpts,
+) -> Result<Vec<(String, String)>> {
+    let exe = std::env::current_exe().context("finding the agency executable")?;
+    let bin = exe
+        .parent()
+        .context("the agency executable has no directory")?;
+    let path = match std::env::var_os("PATH") {
+        Some(p) => {
+            let mut dirs = vec![bin.to_owned()];
+            dirs.extend(std::env::split_paths(&p));
+            std::env::join_paths(dirs)?.to_string_lossy().into_owned()
+        }
+        None => bin.display().to_string(),
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut env = vec![
+        ("PATH".to_owned(), path),
+        ("AGENCY_RPC_URL".to_owned(), text(&summary["rpc_url"])),
+        ("AGENCY_AGENCY".to_owned(), text(&summary["agency"])),
+        (
+            "AGENCY_PRIVATE_KEY".to_owned(),
+            text(&summary["requester"]["private_key"]),
+        ),
+    ];
+    match (&g.store.ipfs_api, store_dir) {
+        (Some(api), _) => env.push(("AGENCY_IPFS_API".to_owned(), api.clone())),
+        (None, Some(dir)) => env.push(("AGENCY_STORE".to_owned(), dir.display().to_string())),
+        (None, None) => {}
+    }
+    Ok(env)
+}
+
+async fn wait_child(mut child: tokio::process::Child) -> Result<u8> {
+    let status = child
+        .wait()
+        .await
+        .context("waiting for the --exec command")?;
+    Ok(match status.code() {
+        Some(0) => 0,
+        Some(code) => u8::try_from(code).unwrap_or(1).max(1),
+        None => 1, // killed by a signal
+    })
+}
+
+/// Resolves when an agent stops by itself (only an error stops one).
+async fn any_finished(agents: &[(Address, WorkerHandle)]) {
+    if agents.is_empty() {
+        return std::future::pending().await;
+    }
+    while !agents.iter().any(|(_, a)| a.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn print_summary(
+    summary: &Value,
+    accounts: &[agency_devchain::DevAccount],
+    stake: U256,
+    out: Output,
+) {
+    if out.json {
+        out.json(summary);
+        return;
+    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let agents = summary["agents"].as_array().map_or(0, Vec::len);
+    out.line("Dev accounts (test keys from a public mnemonic: never send real value to them)");
+    for (i, a) in accounts.iter().enumerate() {
+        let role = match i {
+            0 => "  requester (yours)".to_owned(),
+            i if i <= agents => format!("  agent, staking {}", eth(stake)),
+            _ => String::new(),
+        };
+        out.line(format_args!(
+            "({i}) {}  0x{}{role}",
+            a.address,
+            alloy::hex::encode(a.signer.to_bytes())
+        ));
+    }
+    out.line("");
+    out.line(format_args!(
+        "JSON-RPC    {}  (chain id {})",
+        text(&summary["rpc_url"]),
+        summary["chain_id"]
+    ));
+    let agency: Option<Address> = summary["agency"].as_str().and_then(|a| a.parse().ok());
+    out.line(format_args!("JobAgency   {}", agency.unwrap_or_default()));
+    out.line(format_args!(
+        "Store API   {}  (Kubo RPC subset)",
+        text(&summary["store_api"])
+    ));
+    out.line(format_args!(
+        "Gateway     {}/{{cid}}",
+        text(&summary["gateway"])
+    ));
+    out.line(format_args!("Web         {}", text(&summary["web"])));
+    match summary["data_dir"].as_str() {
+        Some(dir) => out.line(format_args!("Data dir    {dir}")),
+        None => out.line("Data dir    none (--ephemeral)"),
+    }
+    out.line("");
+    out.notice(format_args!(
+        "the market is up with {agents} agents (Ctrl-C stops). Try:\n  agency job post \
+         examples/sudoku/solve.js examples/sudoku/puzzle.json --wait"
+    ));
+    if summary["store_dir"]
+        .as_str()
+        .is_some_and(|d| Path::new(d) != crate::opts::data_dir().join("store"))
+    {
+        out.notice(format_args!(
+            "(from another shell, point the other commands at this store: AGENCY_STORE={} or \
+             --ipfs-api {})",
+            text(&summary["store_dir"]),
+            text(&summary["store_api"]).trim_end_matches("/api/v0")
+        ));
+    }
+}
+
+/// The web server: until the dapp lands, a page with the market's endpoints and
+/// `/api/dev`, the same document `agency dev --json` prints.
+fn web_router(summary: Value) -> axum::Router {
+    use axum::routing::get;
+    let page = format!(
+        "<!doctype html><meta charset=utf-8><title>agency dev</title>\
+         <h1>agency dev</h1><p>The market is running.</p><dl>\
+         <dt>JSON-RPC<dd><code>{}</code><dt>JobAgency<dd><code>{}</code>\
+         <dt>Store API<dd><code>{}</code><dt>Gateway<dd><code>{}</code></dl>\
+         <p>Post a job: <code>agency job post CODE INPUT --wait</code>. \
+         Endpoints as JSON: <a href=/api/dev>/api/dev</a>.</p>",
+        summary["rpc_url"].as_str().unwrap_or_default(),
+        summary["agency"].as_str().unwrap_or_default(),
+        summary["store_api"].as_str().unwrap_or_default(),
+        summary["gateway"].as_str().unwrap_or_default(),
+    );
+    axum::Router::new()
+        .route("/", get(move || async move { axum::response::Html(page) }))
+        .route("/api/dev", get(move || async move { axum::Json(summary) }))
+}

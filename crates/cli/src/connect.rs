@@ -1,0 +1,129 @@
+//! Reaching the chain and the contract. Every command that talks to JobAgency starts here, so
+//! an unreachable node, the wrong chain or a missing contract fail the same way, within seconds,
+//! before anything is signed.
+
+use std::time::Duration;
+
+use agency_chain::{Agency, SendConfig, Sender};
+use agency_devchain::{DEV_MNEMONIC, dev_accounts};
+use alloy::primitives::Address;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::http::reqwest::Url;
+use anyhow::{Context, Result, bail};
+
+use crate::opts::ChainOpts;
+
+/// The chain id of development chains (`agency dev`, anvil, hardhat).
+pub(crate) const DEV_CHAIN_ID: u64 = 31337;
+
+/// How long the node has to answer the first request.
+const REACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which account a command acts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signer {
+    /// None: the command only reads.
+    None,
+    /// The account of `--private-key`/`--keystore`; an error without one.
+    Required,
+    /// That account, or on a dev chain (id 31337) dev account 0, the requester `agency dev`
+    /// sets aside for its user.
+    OrDev,
+}
+
+/// A checked connection to JobAgency.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) url: Url,
+    pub(crate) chain_id: u64,
+    /// The contract, sending as `account` when there is one.
+    pub(crate) agency: Agency,
+    /// The account transactions come from.
+    pub(crate) account: Option<Address>,
+    /// Whether `account` is dev account 0, picked because no key was given.
+    pub(crate) dev_key: bool,
+}
+
+impl Connection {
+    /// The provider, for plain reads.
+    pub(crate) fn provider(&self) -> &DynProvider {
+        self.agency.contract().provider()
+    }
+
+    /// The account, for commands that cannot go on without one.
+    pub(crate) fn account(&self) -> Address {
+        self.account.expect("connected with a signer")
+    }
+}
+
+/// Connects to the node, checks the chain id (`--chain`) and, unless `deploying`, that the
+/// contract has code; loads the account `signer` asks for.
+pub(crate) async fn connect(
+    opts: &ChainOpts,
+    signer: Signer,
+    deploying: bool,
+) -> Result<Connection> {
+    let url = opts.url()?;
+    // A key given is loaded first: a bad one fails without touching the network.
+    let given = match signer {
+        Signer::Required => Some(opts.key()?.load()?),
+        Signer::OrDev if opts.has_key() => Some(opts.key()?.load()?),
+        _ => None,
+    };
+    let reader = ProviderBuilder::new().connect_http(url.clone()).erased();
+    let chain_id = reach(&reader, &url).await?;
+    if let Some(expected) = opts.expect_chain
+        && expected != chain_id
+    {
+        bail!("wrong chain: the node at {url} is chain {chain_id}, not {expected} (--chain)");
+    }
+    let address = opts.agency();
+    if !deploying {
+        let code = reader
+            .get_code_at(address)
+            .await
+            .with_context(|| format!("reading the code at {address}"))?;
+        if code.is_empty() {
+            bail!(
+                "no contract at {address} on chain {chain_id} ({url}): pass --agency, or start \
+                 `agency dev`"
+            );
+        }
+    }
+    let (key, dev_key) = match (signer, given) {
+        (Signer::None, _) => (None, false),
+        (_, Some(key)) => (Some(key), false),
+        (_, None) if chain_id == DEV_CHAIN_ID => (Some(dev_key(0)?), true),
+        (_, None) => (Some(opts.key()?.load()?), false), // the error: no account
+    };
+    let (agency, account) = match key {
+        None => (Agency::at(address, reader), None),
+        Some(key) => {
+            let account = key.address();
+            let sender = Sender::connect(url.clone(), key, SendConfig::default());
+            (Agency::with_sender(address, sender), Some(account))
+        }
+    };
+    Ok(Connection {
+        url,
+        chain_id,
+        agency,
+        account,
+        dev_key,
+    })
+}
+
+/// Asks the node for its chain id, within [`REACH_TIMEOUT`].
+pub(crate) async fn reach(provider: &DynProvider, url: &Url) -> Result<u64> {
+    tokio::time::timeout(REACH_TIMEOUT, provider.get_chain_id())
+        .await
+        .map_err(|_| anyhow::anyhow!("{url} did not answer within {REACH_TIMEOUT:?}"))?
+        .with_context(|| format!("cannot reach the JSON-RPC endpoint {url}"))
+}
+
+/// Dev account `index` of the public test mnemonic.
+pub(crate) fn dev_key(index: u32) -> Result<PrivateKeySigner> {
+    let mut accounts = dev_accounts(DEV_MNEMONIC, index + 1).context("deriving a dev account")?;
+    Ok(accounts.remove(index as usize).signer)
+}
