@@ -41,6 +41,7 @@ lint: deps
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cd contracts && $(FORGE) fmt --check
+	node_modules/.bin/dockerfile-utils lint Dockerfile
 
 fmt:
 	cargo fmt --all

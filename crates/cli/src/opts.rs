@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agency_chain::KeySource;
+use agency_primitives::Limits;
 use agency_store::{BlockStore, FsStore, KuboStore};
 use alloy::primitives::{Address, U256};
 use anyhow::{Context, Result, bail};
@@ -168,6 +169,34 @@ pub(crate) fn eth(wei: U256) -> String {
         format!("{wei} wei")
     } else {
         format!("{} ETH", ether(wei))
+    }
+}
+
+/// A job's deterministic limits (`agency run`, `agency job post`).
+#[derive(Debug, Args)]
+pub(crate) struct LimitOpts {
+    /// Fuel: CPU budget in QuickJS interrupt checks (about 17,000 per second of busy loop here).
+    #[arg(long, default_value_t = Limits::default().fuel, value_name = "N")]
+    fuel: u64,
+    /// Memory the JavaScript heap may allocate, in bytes.
+    #[arg(long, default_value_t = Limits::default().memory, value_name = "BYTES")]
+    memory: u64,
+    /// Native stack the engine may use, in bytes.
+    #[arg(long, default_value_t = Limits::default().stack, value_name = "BYTES")]
+    stack: u64,
+    /// Largest envelope (logs included), in bytes.
+    #[arg(long, default_value_t = Limits::default().output, value_name = "BYTES")]
+    output_limit: u64,
+}
+
+impl LimitOpts {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            memory: self.memory,
+            stack: self.stack,
+            output: self.output_limit,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use agency_chain::bindings::IJobAgency::{JobView, Terms};
 use agency_chain::bindings::JobAgency::JobAgencyEvents;
 use agency_chain::events::ChainEvent;
 use agency_chain::{Posted, protocol};
-use agency_primitives::{Cid, Envelope, JobSpec, Limits, parse_cid, parse_hex32, raw_cid};
+use agency_primitives::{Cid, Envelope, JobSpec, parse_cid, parse_hex32, raw_cid};
 use agency_store::{BlockStore, ImportOptions, import_file};
 use alloy::primitives::aliases::U40;
 use alloy::primitives::{Address, B256, U256};
@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::connect::{Connection, DEV_CHAIN_ID, Signer, connect};
-use crate::opts::{GlobalOpts, eth, parse_amount};
+use crate::opts::{GlobalOpts, LimitOpts, eth, parse_amount};
 use crate::output::Output;
 
 /// Post jobs and follow them.
@@ -107,18 +107,8 @@ pub(crate) struct PostArgs {
     /// The `options` argument of jsJobRun, as inline JSON.
     #[arg(long, default_value = "{}", value_name = "JSON")]
     options: String,
-    /// Fuel: the job's CPU budget in QuickJS interrupt checks.
-    #[arg(long, default_value_t = Limits::default().fuel, value_name = "N")]
-    fuel: u64,
-    /// Memory the job's JavaScript heap may allocate, in bytes.
-    #[arg(long, default_value_t = Limits::default().memory, value_name = "BYTES")]
-    memory: u64,
-    /// Native stack the engine may use, in bytes.
-    #[arg(long, default_value_t = Limits::default().stack, value_name = "BYTES")]
-    stack: u64,
-    /// Largest result envelope (logs included), in bytes.
-    #[arg(long, default_value_t = Limits::default().output, value_name = "BYTES")]
-    output_limit: u64,
+    #[command(flatten)]
+    limits: LimitOpts,
     /// Seed of Math.random, 64 hex digits [default: random].
     #[arg(long, value_name = "HEX")]
     seed: Option<String>,
@@ -319,12 +309,7 @@ async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<bool> {
     let mut spec = JobSpec::new(code, input);
     spec.options = options;
     spec.runtime = args.runtime.clone();
-    spec.limits = Limits {
-        fuel: args.fuel,
-        memory: args.memory,
-        stack: args.stack,
-        output: args.output_limit,
-    };
+    spec.limits = args.limits.limits();
     spec.seed = seed;
     spec.timestamp = match args.timestamp {
         Some(secs) => i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),

@@ -2,12 +2,12 @@
 
 use std::{io::Read, path::PathBuf, sync::Arc, time::Duration};
 
-use agency_primitives::{Envelope, Limits};
+use agency_primitives::Envelope;
 use agency_runner::{Executor, JobRun, QuickJsExecutor, RunnerError, parse_seed};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::opts::ChromiumOpt;
+use crate::opts::{ChromiumOpt, LimitOpts};
 use crate::output::Output;
 
 /// Arguments of `agency run`.
@@ -24,18 +24,8 @@ pub(crate) struct RunArgs {
     /// Runtime to run the job in.
     #[arg(long, default_value = "quickjs", value_name = "quickjs|browser")]
     runtime: String,
-    /// Fuel: CPU budget in QuickJS interrupt checks (about 17,000 per second of busy loop here).
-    #[arg(long, default_value_t = Limits::default().fuel, value_name = "N")]
-    fuel: u64,
-    /// Memory the JavaScript heap may allocate, in bytes.
-    #[arg(long, default_value_t = Limits::default().memory, value_name = "BYTES")]
-    memory: u64,
-    /// Native stack the engine may use, in bytes.
-    #[arg(long, default_value_t = Limits::default().stack, value_name = "BYTES")]
-    stack: u64,
-    /// Largest envelope (logs included), in bytes.
-    #[arg(long, default_value_t = Limits::default().output, value_name = "BYTES")]
-    output_limit: u64,
+    #[command(flatten)]
+    limits: LimitOpts,
     /// Seed of Math.random, up to 64 hex digits.
     #[arg(long, default_value = "0", value_name = "HEX")]
     seed: String,
@@ -77,12 +67,7 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
         code,
         input,
         options: args.options,
-        limits: Limits {
-            fuel: args.fuel,
-            memory: args.memory,
-            stack: args.stack,
-            output: args.output_limit,
-        },
+        limits: args.limits.limits(),
         seed,
         timestamp_ms,
         wall_clock: Duration::from_secs(args.wall_clock),

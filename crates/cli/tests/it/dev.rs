@@ -631,3 +631,58 @@ fn help_snapshots() {
         insta::assert_snapshot!(name, stdout(&o));
     }
 }
+
+#[test]
+fn deploy_post_and_work_on_anvil() {
+    // The real-engine path: anvil instead of the dev chain, `agency deploy` for the contract,
+    // an `agency worker` process, and the requester's commands, all over HTTP.
+    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/.bin/anvil");
+    assert!(Path::new(bin).exists(), "{bin} is missing: run `npm ci`");
+    let anvil = alloy::node_bindings::Anvil::at(bin).spawn();
+    let url = anvil.endpoint();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = agency_cmd(tmp.path())
+            .args(["--json", "--rpc-url", &url])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "agency {args:?}: {}", stderr(&o));
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()
+    };
+    let deployed = run(&["deploy"]);
+    assert_eq!(
+        deployed["address"],
+        "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+    );
+    assert_eq!(
+        deployed["deployer"],
+        "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+    );
+    // A second deploy is another contract (nonce 1), which --agency selects.
+    let second = run(&["deploy"]);
+    assert_eq!(
+        second["address"],
+        "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"
+    );
+    assert_eq!(
+        run(&[
+            "--agency",
+            "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
+            "job",
+            "list"
+        ]),
+        json!([])
+    );
+
+    let key1 = format!("0x{}", alloy::hex::encode(anvil.keys()[1].to_bytes()));
+    let (mut agent, metrics) = crate::worker::worker(tmp.path(), &url, &key1);
+    let (code, input) = add_job(tmp.path(), 5, 6);
+    let done = run(&["job", "post", &code, &input, "--wait"]);
+    assert_eq!(done["status"], "accepted");
+    assert_eq!(done["envelope"]["result"], json!({"sum": 11}));
+    crate::worker::wait_for(&metrics, "agency_worker_jobs_succeeded_total 1");
+    let account = run(&["account", "balance", &anvil.addresses()[1].to_string()]);
+    assert_eq!(account["accepted"], 1);
+    crate::chain::stop(&mut agent);
+}

@@ -53,7 +53,7 @@ fn add(dir: &Path, name: &str, text: &str, raw: bool) -> String {
 }
 
 /// Starts `agency worker` as dev account 1; returns it and its metrics URL.
-fn worker(dir: &Path, url: &str, key: &str) -> (Child, String) {
+pub(crate) fn worker(dir: &Path, url: &str, key: &str) -> (Child, String) {
     let mut cmd = agency_cmd(dir);
     cmd.env("AGENCY_PRIVATE_KEY", key)
         .args(["--json", "-v", "--rpc-url", url, "worker"])
@@ -73,7 +73,7 @@ pub(crate) fn get(url: &str) -> String {
     text
 }
 
-fn wait_for(metrics: &str, line: &str) {
+pub(crate) fn wait_for(metrics: &str, line: &str) {
     let start = Instant::now();
     loop {
         let text = get(metrics);
