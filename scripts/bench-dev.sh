@@ -17,7 +17,7 @@ for r in 1 3; do
   for _ in $(seq "$runs"); do
     start=$(date +%s.%N)
     AGENCY_DATA_DIR=$tmp "$bin" -q dev --ephemeral --port-base 0 --exec \
-      "agency job post examples/sudoku/solve.js examples/sudoku/puzzle.json --replicas $r --wait" > /dev/null
+      "agency -q job post examples/sudoku/solve.js examples/sudoku/puzzle.json --replicas $r --wait" > /dev/null
     end=$(date +%s.%N)
     times+=("$(python3 -c "print(round(($end - $start) * 1000))")")
   done
