@@ -369,7 +369,11 @@ async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<bool> {
         }
         return Ok(true);
     }
-    let (state, envelope) = follow(&conn, &terms, 0, head, &store, out).await?;
+    let (state, envelope) = follow(&conn, &terms, 0, head, &store, out)
+        .await
+        .with_context(|| {
+            format!("following job {job}, which is posted: see `agency job status {job}`")
+        })?;
     Ok(print_result(job, state, envelope, out))
 }
 
@@ -576,7 +580,10 @@ async fn find(conn: &Connection, job: &JobRef) -> Result<(Posted, u32)> {
     conn.agency
         .find_job(job.id, job.from.from_block)
         .await
-        .context("searching the job's post")?
+        .context(
+            "searching the job's post (if the node limits log searches, start later with \
+             --from-block)",
+        )?
         .with_context(|| {
             format!(
                 "no job {} at {} on chain {}: it was never posted there{}",
