@@ -1,5 +1,5 @@
 # Developer entry points. `.ci/run` installs the tools and calls `make ci`.
-.PHONY: test ci lint fmt deps bench-store bench-chain contracts contracts-artifact contracts-gas contracts-slither rust-test
+.PHONY: test ci lint fmt deps web bench-store bench-chain contracts contracts-artifact contracts-gas contracts-slither rust-test
 
 FORGE := $(CURDIR)/node_modules/.bin/forge
 
@@ -37,7 +37,14 @@ contracts-gas: deps
 contracts-slither: deps
 	cd contracts && PATH=$(CURDIR)/node_modules/.bin:$$PATH slither . --foundry-compile-all --filter-paths test/
 
-lint: deps
+# The dapp: type-check, rebuild, and fail if the committed bundle (web/dist, embedded in the
+# binary) differs from a fresh build.
+web: deps
+	npm run -s web:check
+	npm run -s web:build
+	git diff --exit-code -- web/dist || { echo 'web/dist is stale: run `make web` and commit it'; exit 1; }
+
+lint: deps web
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cd contracts && $(FORGE) fmt --check

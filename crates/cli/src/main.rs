@@ -9,6 +9,7 @@ mod cmd;
 mod connect;
 mod opts;
 mod output;
+mod web;
 
 use std::process::ExitCode;
 

@@ -155,7 +155,7 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
         agency_devchain::server::router(chain.clone()),
         &stopped,
     );
-    serve(&mut servers, store_listener, store_app, &stopped);
+    serve(&mut servers, store_listener, store_app.clone(), &stopped);
 
     let exec: Arc<dyn Executor> = Arc::new(super::run::job_process()?);
     let mut agents = Vec::new();
@@ -205,12 +205,22 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             "address": a.address, "private_key": key(&a.signer)
         })).collect::<Vec<_>>(),
     });
-    serve(
-        &mut servers,
-        web_listener,
-        web_router(summary.clone()),
-        &stopped,
+    let web_config = json!({
+        "agency": agency,
+        "chain_id": chain.chain_id(),
+        "dev_accounts": summary["accounts"].clone(),
+    });
+    let dev_doc = summary.clone();
+    let web_app = crate::web::router(
+        web_config,
+        agency_devchain::server::router(chain.clone()),
+        store_app,
+    )
+    .route(
+        "/api/dev",
+        axum::routing::get(move || async move { axum::Json(dev_doc) }),
     );
+    serve(&mut servers, web_listener, web_app, &stopped);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "market up"
@@ -453,25 +463,4 @@ fn print_summary(
             text(&summary["store_api"]).trim_end_matches("/api/v0")
         ));
     }
-}
-
-/// The web server: until the dapp lands, a page with the market's endpoints and
-/// `/api/dev`, the same document `agency dev --json` prints.
-fn web_router(summary: Value) -> axum::Router {
-    use axum::routing::get;
-    let page = format!(
-        "<!doctype html><meta charset=utf-8><title>agency dev</title>\
-         <h1>agency dev</h1><p>The market is running.</p><dl>\
-         <dt>JSON-RPC<dd><code>{}</code><dt>JobAgency<dd><code>{}</code>\
-         <dt>Store API<dd><code>{}</code><dt>Gateway<dd><code>{}</code></dl>\
-         <p>Post a job: <code>agency job post CODE INPUT --wait</code>. \
-         Endpoints as JSON: <a href=/api/dev>/api/dev</a>.</p>",
-        summary["rpc_url"].as_str().unwrap_or_default(),
-        summary["agency"].as_str().unwrap_or_default(),
-        summary["store_api"].as_str().unwrap_or_default(),
-        summary["gateway"].as_str().unwrap_or_default(),
-    );
-    axum::Router::new()
-        .route("/", get(move || async move { axum::response::Html(page) }))
-        .route("/api/dev", get(move || async move { axum::Json(summary) }))
 }

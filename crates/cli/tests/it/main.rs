@@ -7,6 +7,7 @@ mod examples;
 mod readme;
 mod run;
 mod store;
+mod web;
 mod worker;
 
 use std::{

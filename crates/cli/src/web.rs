@@ -1,0 +1,42 @@
+//! The web server: the dapp (`web/`, built and committed as `web/dist`, embedded here so a
+//! `cargo build` needs no Node), its configuration at `/api/config`, and, on the same origin
+//! so the browser needs no CORS, the chain's JSON-RPC at `/rpc` and the store's Kubo RPC subset
+//! and gateway at `/api/v0` and `/ipfs`.
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::Value;
+
+const INDEX: &str = include_str!("../../../web/dist/index.html");
+const APP_JS: &str = include_str!("../../../web/dist/app.js");
+const APP_CSS: &str = include_str!("../../../web/dist/app.css");
+
+/// The dapp's routes. `config` is served at `/api/config`: `agency`, `chain_id` and
+/// `dev_accounts` (addresses and keys, `agency dev` only). `chain` answers `/rpc`, `store`
+/// serves `/api/v0/*` and `/ipfs/*`.
+pub(crate) fn router(config: Value, chain: Router, store: Router) -> Router {
+    let asset = |mime: &'static str, body: &'static str| {
+        get(move || async move {
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body,
+            )
+                .into_response()
+        })
+    };
+    Router::new()
+        .route("/", asset("text/html; charset=utf-8", INDEX))
+        .route("/app.js", asset("text/javascript; charset=utf-8", APP_JS))
+        .route("/app.css", asset("text/css; charset=utf-8", APP_CSS))
+        .route(
+            "/api/config",
+            get(move || async move { axum::Json(config) }),
+        )
+        .nest("/rpc", chain)
+        .merge(store)
+}

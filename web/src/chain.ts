@@ -1,0 +1,205 @@
+// The chain side: configuration from the server, viem clients, JobAgency's ABI, and the
+// protocol arithmetic (job ids) of docs/protocol.md §1.
+
+import {
+  type Abi,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type WalletClient,
+  createPublicClient,
+  createWalletClient,
+  custom,
+  defineChain,
+  encodeAbiParameters,
+  http,
+  keccak256,
+  parseEventLogs,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { abi } from "../../contracts/artifacts/JobAgency.json";
+
+export const agencyAbi = abi as Abi;
+
+/** A decoded JobAgency event. */
+export interface Event {
+  eventName: string;
+  args: Record<string, unknown>;
+  blockNumber: bigint;
+}
+
+/** What the server tells the app (`/api/config`). */
+export interface Config {
+  agency: Address;
+  chain_id: number;
+  /** Dev accounts with their keys (agency dev only). */
+  dev_accounts: { address: Address; private_key: Hex }[];
+}
+
+export interface Terms {
+  requester: Address;
+  salt: bigint;
+  count: number;
+  specs: Hex;
+  reward: bigint;
+  collateral: bigint;
+  replicas: number;
+  quorum: number;
+  minReputation: number;
+  deliveryWindow: number;
+  revealWindow: number;
+  deadline: number;
+}
+
+export interface Posted {
+  batch: Hex;
+  terms: Terms;
+  specs: Hex[];
+  block: bigint;
+}
+
+export interface SlotView {
+  agent: Address;
+  phase: number;
+  deadline: bigint;
+  sealedResult: Hex;
+}
+
+export interface JobView {
+  id: Hex;
+  status: number;
+  held: bigint;
+  committed: bigint;
+  revealed: bigint;
+  revealEnd: bigint;
+  slots: readonly SlotView[];
+}
+
+export const STATUS = ["none", "open", "revealing", "accepted", "no-consensus", "expired", "cancelled"];
+export const PHASE = ["empty", "claimed", "committed", "revealed"];
+
+export let config: Config;
+export let chain: Chain;
+export let reader: PublicClient;
+
+export async function init(): Promise<void> {
+  const res = await fetch("./api/config");
+  if (!res.ok) throw new Error(`/api/config: ${res.status}`);
+  config = await res.json();
+  const rpc = new URL("./rpc", location.href).toString();
+  chain = defineChain({
+    id: config.chain_id,
+    name: `chain ${config.chain_id}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpc] } },
+  });
+  reader = createPublicClient({ chain, transport: http(rpc), pollingInterval: 250 });
+}
+
+/** A wallet: a dev account's key kept in this page, or an injected EIP-1193 wallet. */
+export async function wallet(choice: string): Promise<WalletClient> {
+  const rpc = chain.rpcUrls.default.http[0];
+  if (choice.startsWith("dev:")) {
+    const dev = config.dev_accounts[Number(choice.slice(4))];
+    return createWalletClient({ account: privateKeyToAccount(dev.private_key), chain, transport: http(rpc) });
+  }
+  const eth = (window as unknown as { ethereum?: Parameters<typeof custom>[0] }).ethereum;
+  if (!eth) throw new Error("no injected wallet (EIP-1193) in this browser");
+  const client = createWalletClient({ chain, transport: custom(eth) });
+  const [account] = await client.requestAddresses();
+  return createWalletClient({ account, chain, transport: custom(eth) });
+}
+
+const termsParam = abi.find((x) => x.type === "function" && x.name === "post")!.inputs![0];
+
+/** The id of job `index` of the batch `terms` posts. */
+export function jobId(terms: Terms, index: number): Hex {
+  const hash = keccak256(encodeAbiParameters([termsParam] as never, [terms] as never));
+  return (hash.slice(0, 58) + index.toString(16).padStart(8, "0")) as Hex;
+}
+
+function toTerms(t: Record<string, unknown>): Terms {
+  return {
+    requester: t.requester as Address,
+    salt: BigInt(t.salt as bigint),
+    count: Number(t.count),
+    specs: t.specs as Hex,
+    reward: BigInt(t.reward as bigint),
+    collateral: BigInt(t.collateral as bigint),
+    replicas: Number(t.replicas),
+    quorum: Number(t.quorum),
+    minReputation: Number(t.minReputation),
+    deliveryWindow: Number(t.deliveryWindow),
+    revealWindow: Number(t.revealWindow),
+    deadline: Number(t.deadline),
+  };
+}
+
+async function logs(topics: (Hex | null)[]) {
+  const raw = await reader.request({
+    method: "eth_getLogs",
+    params: [{ address: config.agency, fromBlock: "0x0", toBlock: "latest", topics }],
+  });
+  return parseEventLogs({ abi: agencyAbi, logs: raw as never }) as unknown as Event[];
+}
+
+/** Every event of the contract, oldest first. */
+export async function allEvents(): Promise<Event[]> {
+  return logs([]);
+}
+
+const POSTED_TOPIC = keccak256(
+  new TextEncoder().encode(
+    "JobsPosted(bytes32,address,(address,uint64,uint32,bytes32,uint128,uint128,uint8,uint8,uint32,uint32,uint32,uint40),bytes32[])",
+  ),
+);
+
+/** Every batch posted, oldest first (only `batch`'s if given). */
+export async function batches(batch?: Hex): Promise<Posted[]> {
+  const found = await logs(batch ? [POSTED_TOPIC, batch] : [POSTED_TOPIC]);
+  return found.flatMap((l) =>
+    l.eventName === "JobsPosted"
+      ? [
+          {
+            batch: l.args.batch as Hex,
+            terms: toTerms(l.args.terms as never),
+            specs: [...(l.args.specs as Hex[])],
+            block: l.blockNumber,
+          },
+        ]
+      : [],
+  );
+}
+
+/** The batch and index of job `id`. */
+export async function findJob(id: Hex): Promise<{ posted: Posted; index: number } | null> {
+  const batch = (id.slice(0, 58) + "00000000") as Hex;
+  const index = parseInt(id.slice(58), 16);
+  const [posted] = await batches(batch);
+  return posted && index < posted.terms.count ? { posted, index } : null;
+}
+
+/** Every event about job `id`, oldest first. */
+export async function jobEvents(id: Hex) {
+  return logs([null, id]);
+}
+
+export async function jobOf(terms: Terms, index: number): Promise<JobView> {
+  return (await reader.readContract({
+    address: config.agency,
+    abi: agencyAbi,
+    functionName: "jobOf",
+    args: [terms as never, BigInt(index)],
+  })) as JobView;
+}
+
+export async function accountOf(address: Address) {
+  const [balance, agent, accepted, rejected, missed] = (await reader.readContract({
+    address: config.agency,
+    abi: agencyAbi,
+    functionName: "accountOf",
+    args: [address],
+  })) as unknown as [bigint, bigint, bigint, bigint, bigint];
+  return { balance, agent, accepted, rejected, missed };
+}

@@ -1,0 +1,368 @@
+// The dapp: post jobs, follow them, inspect results, agents and your account.
+// Hash routes: #/ (jobs), #/job/<id>, #/post, #/agents, #/account.
+
+import "./style.css";
+import { type Address, type Hex, type WalletClient, formatEther, keccak256, parseEther } from "viem";
+import {
+  PHASE,
+  STATUS,
+  type Terms,
+  accountOf,
+  agencyAbi,
+  allEvents,
+  batches,
+  config,
+  findJob,
+  init,
+  jobEvents,
+  jobId,
+  jobOf,
+  reader,
+  wallet,
+} from "./chain";
+import { add, canonical, getRaw, putRaw, rawCid, sha256Hex } from "./store";
+
+const app = document.getElementById("app")!;
+const walletSelect = document.getElementById("wallet") as HTMLSelectElement;
+let refresh: number | undefined;
+
+/** Builds an element: h("p", {class: "x"}, "text", child). Text is always text, never HTML. */
+function h(tag: string, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}
+
+function eth(wei: bigint): string {
+  return `${formatEther(wei)} ETH`;
+}
+
+function short(a: string): string {
+  return `${a.slice(0, 6)}…${a.slice(-4)}`;
+}
+
+function show(...nodes: (Node | string)[]) {
+  app.replaceChildren(...nodes);
+}
+
+function fail(e: unknown) {
+  const msg = e instanceof Error ? e.message : String(e);
+  return h("p", { class: "error", role: "alert" }, msg);
+}
+
+async function signer(): Promise<WalletClient> {
+  return wallet(walletSelect.value);
+}
+
+// ---- #/ : the jobs, live --------------------------------------------------------------------
+
+async function jobsPage() {
+  const body = h("tbody");
+  show(
+    h("h1", {}, "Jobs"),
+    h(
+      "table",
+      { id: "jobs" },
+      h("thead", {}, h("tr", {}, ...["job", "status", "replicas", "reward", "requester"].map((c) => h("th", {}, c)))),
+      body,
+    ),
+  );
+  const tick = async () => {
+    const rows: HTMLElement[] = [];
+    for (const posted of (await batches()).reverse()) {
+      for (let i = 0; i < posted.terms.count; i++) {
+        const id = jobId(posted.terms, i);
+        const view = await jobOf(posted.terms, i);
+        rows.push(
+          h(
+            "tr",
+            { "data-job": id, "data-status": STATUS[view.status] },
+            h("td", {}, h("a", { href: `#/job/${id}` }, short(id))),
+            h("td", { class: `status ${STATUS[view.status]}` }, STATUS[view.status]),
+            h("td", {}, String(posted.terms.replicas)),
+            h("td", {}, eth(posted.terms.reward)),
+            h("td", {}, short(posted.terms.requester)),
+          ),
+        );
+      }
+    }
+    body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5" }, "No jobs yet."))]));
+  };
+  await tick();
+  refresh = window.setInterval(() => tick().catch(console.error), 1000);
+}
+
+// ---- #/job/<id> -----------------------------------------------------------------------------
+
+async function jobPage(id: Hex) {
+  const found = await findJob(id);
+  if (!found) return show(h("h1", {}, "Job"), fail(`no job ${id} on this contract`));
+  const { posted, index } = found;
+  const t = posted.terms;
+  const spec = rawCid(posted.specs[index]);
+  const status = h("span", { id: "status" });
+  const slots = h("tbody");
+  const history = h("ol", { id: "history" });
+  const result = h("section", { id: "result" });
+  show(
+    h("h1", {}, "Job ", h("code", {}, short(id))),
+    h(
+      "dl",
+      {},
+      h("dt", {}, "Status"), h("dd", {}, status),
+      h("dt", {}, "Id"), h("dd", {}, h("code", {}, id)),
+      h("dt", {}, "Requester"), h("dd", {}, h("code", {}, t.requester)),
+      h("dt", {}, "Reward"), h("dd", {}, `${eth(t.reward)} (collateral ${eth(t.collateral)} per slot)`),
+      h("dt", {}, "Replicas"), h("dd", {}, `${t.replicas} (quorum ${t.quorum})`),
+      h("dt", {}, "Deadline"), h("dd", {}, new Date(t.deadline * 1000).toISOString()),
+      h("dt", {}, "Spec"), h("dd", {}, h("a", { href: `./ipfs/${spec}` }, spec)),
+    ),
+    h("h2", {}, "Replicas"),
+    h("table", { id: "slots" }, h("thead", {}, h("tr", {}, ...["slot", "agent", "phase"].map((c) => h("th", {}, c)))), slots),
+    h("h2", {}, "History"),
+    history,
+    result,
+  );
+  let shownResult = false;
+  const tick = async () => {
+    const view = await jobOf(t, index);
+    status.textContent = STATUS[view.status];
+    status.className = `status ${STATUS[view.status]}`;
+    slots.replaceChildren(
+      ...view.slots.map((s, i) =>
+        h("tr", {}, h("td", {}, String(i)), h("td", {}, s.phase ? h("code", {}, s.agent) : "—"), h("td", { class: "phase" }, PHASE[s.phase])),
+      ),
+    );
+    const events = await jobEvents(id);
+    history.replaceChildren(
+      ...events.map((e) => {
+        const a = e.args;
+        const who = a.agent ? ` ${short(a.agent as string)}` : "";
+        const extra =
+          e.eventName === "Slashed" ? ` lost ${eth(a.amount as bigint)} (reason ${a.reason})` : e.eventName === "Accepted" ? ` ${rawCid(a.result as string)}` : "";
+        return h("li", { "data-event": e.eventName }, `block ${e.blockNumber}: ${e.eventName}${who}${extra}`);
+      }),
+    );
+    const accepted = events.find((e) => e.eventName === "Accepted");
+    if (accepted && !shownResult) {
+      shownResult = true;
+      await showResult(result, rawCid((accepted.args as { result: string }).result));
+    }
+  };
+  await tick();
+  refresh = window.setInterval(() => tick().catch(console.error), 1000);
+}
+
+/** The result envelope, its logs, and an HTML result rendered without scripts. */
+async function showResult(section: HTMLElement, cid: string) {
+  const bytes = await getRaw(cid);
+  const text = new TextDecoder().decode(bytes);
+  const envelope = JSON.parse(text);
+  section.replaceChildren(
+    h("h2", {}, "Result"),
+    h("p", {}, h("a", { href: `./ipfs/${cid}` }, cid), envelope.ok ? " — the job succeeded" : " — the job failed"),
+    h("pre", { id: "envelope" }, JSON.stringify(envelope, null, 2)),
+    h("h3", {}, "Logs"),
+    h("ol", { id: "logs" }, ...(envelope.logs ?? []).map((l: { level: string; message: string }) => h("li", {}, `${l.level}: ${l.message}`))),
+  );
+  const html = typeof envelope.result === "string" ? envelope.result : envelope.result?.html;
+  if (typeof html === "string" && /<[a-z!]/i.test(html)) {
+    // An empty sandbox: no scripts, no forms, no same-origin access, no top navigation.
+    const frame = h("iframe", { id: "html-result", sandbox: "", title: "HTML result", referrerpolicy: "no-referrer" }) as HTMLIFrameElement;
+    frame.srcdoc = html;
+    section.append(h("h3", {}, "Rendered (scripts disabled)"), frame);
+  }
+}
+
+// ---- #/post ---------------------------------------------------------------------------------
+
+function postPage() {
+  const form = h(
+    "form",
+    { id: "post" },
+    h("label", {}, "Code (JsJob script)", h("textarea", { name: "code", rows: "10", required: "", placeholder: "window.jsJobRun = function (input, options, callback) { … }" })),
+    h("label", {}, "…or a code file ", h("input", { type: "file", name: "codefile", accept: ".js,text/javascript" })),
+    h("label", {}, "Input (JSON)", h("textarea", { name: "input", rows: "5", required: "" }, "{}")),
+    h("label", {}, "Reward (ETH)", h("input", { name: "reward", value: "0.01", inputmode: "decimal" })),
+    h("label", {}, "Replicas", h("input", { name: "replicas", type: "number", min: "1", max: "15", value: "1" })),
+    h("label", {}, "Deadline (minutes)", h("input", { name: "deadline", type: "number", min: "1", value: "60" })),
+    h("button", { type: "submit" }, "Post"),
+  ) as HTMLFormElement;
+  const status = h("p", { id: "post-status", role: "status" });
+  show(h("h1", {}, "Post a job"), form, status);
+  (form.elements.namedItem("codefile") as HTMLInputElement).addEventListener("change", async (ev) => {
+    const file = (ev.target as HTMLInputElement).files?.[0];
+    if (file) (form.elements.namedItem("code") as HTMLTextAreaElement).value = await file.text();
+  });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    const button = form.querySelector("button")!;
+    button.disabled = true;
+    try {
+      const code = String(data.get("code"));
+      const input = String(data.get("input"));
+      JSON.parse(input); // not JSON: refused here, before anything is stored or paid
+      const reward = parseEther(String(data.get("reward")));
+      const replicas = Number(data.get("replicas"));
+      if (!(reward > 0n)) throw new Error("the reward must be more than 0");
+      if (!(replicas >= 1 && replicas <= 15)) throw new Error("replicas: 1 to 15");
+      const client = await signer();
+      status.textContent = "Adding the code and input to the store…";
+      const enc = new TextEncoder();
+      const codeCid = await add("job.js", enc.encode(code));
+      const inputCid = await add("input.json", enc.encode(input));
+      const seed = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+      const spec = {
+        version: 1,
+        code: codeCid,
+        input: inputCid,
+        options: {},
+        runtime: "quickjs",
+        limits: { fuel: 100000, memory: 67108864, stack: 524288, output: 1048576 },
+        seed,
+        timestamp: Date.now(),
+      };
+      const bytes = enc.encode(canonical(spec));
+      const digest = await sha256Hex(bytes);
+      const stored = await putRaw(bytes);
+      if (stored !== rawCid(digest)) throw new Error(`the store named the spec ${stored}, expected ${rawCid(digest)}`);
+      const block = await reader.getBlock();
+      const now = Math.max(Number(block.timestamp), Math.floor(Date.now() / 1000));
+      const terms: Terms = {
+        requester: client.account!.address,
+        salt: BigInt(Math.floor(Math.random() * 2 ** 48)),
+        count: 1,
+        specs: keccak256(digest),
+        reward,
+        collateral: reward,
+        replicas,
+        quorum: Math.floor(replicas / 2) + 1,
+        minReputation: 0,
+        deliveryWindow: 600,
+        revealWindow: 600,
+        deadline: now + Number(data.get("deadline")) * 60,
+      };
+      status.textContent = "Posting: confirm in your wallet…";
+      const hash = await client.writeContract({
+        address: config.agency,
+        abi: agencyAbi,
+        functionName: "post",
+        args: [terms as never, [digest]],
+        value: reward,
+        account: client.account!,
+        chain: client.chain,
+      });
+      await reader.waitForTransactionReceipt({ hash });
+      location.hash = `#/job/${jobId(terms, 0)}`;
+    } catch (e) {
+      status.replaceChildren(fail(e));
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// ---- #/agents and #/account -----------------------------------------------------------------
+
+async function agentsPage() {
+  const agents = new Set<Address>();
+  for (const e of await allEvents()) {
+    const a = (e.args as { agent?: Address }).agent;
+    if (e.eventName === "Claimed" && a) agents.add(a);
+  }
+  const rows = await Promise.all(
+    [...agents].map(async (a) => {
+      const acc = await accountOf(a);
+      const score = acc.accepted - acc.rejected - acc.missed;
+      return h(
+        "tr",
+        { "data-agent": a },
+        h("td", {}, h("code", {}, a)),
+        h("td", {}, eth(acc.balance)),
+        h("td", {}, String(score)),
+        h("td", {}, `${acc.accepted} / ${acc.rejected} / ${acc.missed}`),
+      );
+    }),
+  );
+  show(
+    h("h1", {}, "Agents"),
+    h(
+      "table",
+      { id: "agents" },
+      h("thead", {}, h("tr", {}, ...["agent", "balance (stake)", "score", "accepted / rejected / missed"].map((c) => h("th", {}, c)))),
+      h("tbody", {}, ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "4" }, "No agent has claimed a job yet."))])),
+    ),
+  );
+}
+
+async function accountPage() {
+  const client = await signer();
+  const me = client.account!.address;
+  const acc = await accountOf(me);
+  const walletBalance = await reader.getBalance({ address: me });
+  const status = h("p", { id: "account-status", role: "status" });
+  const button = h("button", { id: "withdraw" }, "Withdraw all") as HTMLButtonElement;
+  button.disabled = acc.balance === 0n;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const hash = await client.writeContract({
+        address: config.agency,
+        abi: agencyAbi,
+        functionName: "withdraw",
+        args: [acc.balance],
+        account: client.account!,
+        chain: client.chain,
+      });
+      await reader.waitForTransactionReceipt({ hash });
+      await accountPage();
+    } catch (e) {
+      status.replaceChildren(fail(e));
+      button.disabled = false;
+    }
+  });
+  show(
+    h("h1", {}, "Account"),
+    h(
+      "dl",
+      {},
+      h("dt", {}, "Address"), h("dd", {}, h("code", {}, me)),
+      h("dt", {}, "Wallet"), h("dd", {}, eth(walletBalance)),
+      h("dt", {}, "Balance in the contract"), h("dd", { id: "balance" }, eth(acc.balance)),
+      h("dt", {}, "Reputation"), h("dd", {}, `${acc.accepted} accepted, ${acc.rejected} rejected, ${acc.missed} missed`),
+    ),
+    button,
+    status,
+  );
+}
+
+// ---- routing --------------------------------------------------------------------------------
+
+async function route() {
+  window.clearInterval(refresh);
+  const hash = location.hash.replace(/^#/, "") || "/";
+  try {
+    const job = hash.match(/^\/job\/(0x[0-9a-fA-F]{64})$/);
+    if (job) await jobPage(job[1] as Hex);
+    else if (hash === "/post") postPage();
+    else if (hash === "/agents") await agentsPage();
+    else if (hash === "/account") await accountPage();
+    else await jobsPage();
+  } catch (e) {
+    show(fail(e));
+  }
+}
+
+async function main() {
+  await init();
+  const options = config.dev_accounts.map((a, i) => h("option", { value: `dev:${i}` }, `dev ${i}: ${short(a.address)}`));
+  options.push(h("option", { value: "injected" }, "Injected wallet (EIP-1193)"));
+  walletSelect.replaceChildren(...options);
+  walletSelect.addEventListener("change", route);
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+main().catch((e) => show(fail(e)));

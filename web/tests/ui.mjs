@@ -1,0 +1,101 @@
+// Drives the dapp in headless Chromium (Debian's, through playwright-core) against a running
+// `agency dev`: posts jobs through the form, watches them become accepted on the job page, and
+// checks that an HTML result shows without running its scripts. Screenshots go to OUT_DIR.
+// Usage: node web/tests/ui.mjs WEB_URL OUT_DIR
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [base, outDir] = process.argv.slice(2);
+if (!base || !outDir) throw new Error("usage: node web/tests/ui.mjs WEB_URL OUT_DIR");
+mkdirSync(outDir, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.AGENCY_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox"],
+});
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.setDefaultTimeout(30_000);
+  await page.goto(`${base}/#/`);
+  // Messages from any frame are recorded: a sandboxed result that ran a script would send one.
+  await page.evaluate(() => {
+    window.__messages = [];
+    window.addEventListener("message", (e) => window.__messages.push(String(e.data)));
+  });
+
+  async function post(code, input, replicas) {
+    await page.goto(`${base}/#/post`);
+    await page.locator("textarea[name=code]").fill(code);
+    await page.locator("textarea[name=input]").fill(input);
+    await page.locator("input[name=replicas]").fill(String(replicas));
+    await page.locator("button[type=submit]").click();
+    await page.waitForURL(/#\/job\/0x[0-9a-f]{64}$/);
+    await page.locator("#status.accepted").waitFor();
+    await page.locator("#envelope").waitFor();
+    return JSON.parse(await page.locator("#envelope").textContent());
+  }
+
+  // 1. A replicated job, posted through the form, followed to `accepted`.
+  const sum = await post(
+    "window.jsJobRun = function (input, options, cb) { console.log('adding'); cb(null, {sum: input.a + input.b}); };",
+    '{"a": 2, "b": 3}',
+    3,
+  );
+  if (sum.ok !== true || sum.result.sum !== 5) throw new Error(`envelope: ${JSON.stringify(sum)}`);
+  const phases = await page.locator("#slots .phase").allTextContents();
+  if (phases.join() !== "revealed,revealed,revealed") throw new Error(`slots: ${phases}`);
+  const history = await page.locator("#history li").evaluateAll((li) => li.map((x) => x.dataset.event));
+  if (history[0] !== "JobsPosted" || history.at(-1) !== "Accepted") throw new Error(`history: ${history}`);
+  if ((await page.locator("#logs li").allTextContents()).join() !== "log: adding") throw new Error("logs");
+  await page.screenshot({ path: `${outDir}/job-accepted.png`, fullPage: true });
+
+  // 2. An HTML result with scripts: rendered in the sandbox, scripts never run.
+  const html = await post(
+    `window.jsJobRun = function (input, options, cb) {
+       cb(null, {html: '<p id="marker">rendered by an agent</p>' +
+         '<script>parent.postMessage("script ran", "*"); document.body.dataset.ran = "1";</scr' + 'ipt>' +
+         '<img src="x" onerror="parent.postMessage(\\'handler ran\\', \\'*\\')">'});
+     };`,
+    "{}",
+    1,
+  );
+  if (!html.ok) throw new Error(`html job failed: ${JSON.stringify(html)}`);
+  const frame = page.locator("#html-result");
+  if ((await frame.getAttribute("sandbox")) !== "") throw new Error("the iframe is not fully sandboxed");
+  const marker = page.frameLocator("#html-result").locator("#marker");
+  await marker.waitFor();
+  if ((await marker.textContent()) !== "rendered by an agent") throw new Error("marker text");
+  await page.waitForTimeout(500);
+  const messages = await page.evaluate(() => window.__messages);
+  if (messages.length) throw new Error(`a script in the result ran: ${messages}`);
+  // Control: the same HTML in a frame that allows scripts does send its message, so the check
+  // above would have caught a script that ran.
+  await page.evaluate(() => {
+    const control = document.createElement("iframe");
+    control.setAttribute("sandbox", "allow-scripts");
+    control.srcdoc = document.getElementById("html-result").srcdoc;
+    document.body.append(control);
+  });
+  await page.waitForFunction(() => window.__messages.includes("script ran"));
+  await page.evaluate(() => document.querySelector("iframe:not(#html-result)").remove());
+  await frame.scrollIntoViewIfNeeded();
+  await frame.screenshot({ path: `${outDir}/html-result-frame.png` });
+  await page.screenshot({ path: `${outDir}/html-result.png`, fullPage: true });
+
+  // 3. The job list shows both, accepted; the account page shows the requester.
+  await page.goto(`${base}/#/`);
+  await page.locator("#jobs tbody tr[data-status=accepted]").nth(1).waitFor();
+  await page.screenshot({ path: `${outDir}/jobs.png`, fullPage: true });
+  await page.goto(`${base}/#/agents`);
+  await page.locator("#agents tbody tr[data-agent]").nth(2).waitFor();
+  await page.screenshot({ path: `${outDir}/agents.png`, fullPage: true });
+  await page.goto(`${base}/#/account`);
+  await page.locator("#balance").waitFor();
+  await page.screenshot({ path: `${outDir}/account.png`, fullPage: true });
+  if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+  console.log("ui ok");
+} finally {
+  await browser.close();
+}
