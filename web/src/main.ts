@@ -34,6 +34,8 @@ function h(tag: string, attrs: Record<string, string> = {}, ...children: (Node |
   return el;
 }
 
+const SLASH_REASONS = ["evicted", "undelivered at the deadline", "did not reveal", "wrong result"];
+
 function eth(wei: bigint): string {
   return `${formatEther(wei)} ETH`;
 }
@@ -119,7 +121,7 @@ async function jobPage(id: Hex) {
       h("dt", {}, "Spec"), h("dd", {}, h("a", { href: `./ipfs/${spec}` }, spec)),
     ),
     h("h2", {}, "Replicas"),
-    h("table", { id: "slots" }, h("thead", {}, h("tr", {}, ...["slot", "agent", "phase"].map((c) => h("th", {}, c)))), slots),
+    h("table", { id: "slots" }, h("thead", {}, h("tr", {}, ...["slot", "agent", "phase", "result"].map((c) => h("th", {}, c)))), slots),
     h("h2", {}, "History"),
     history,
     result,
@@ -131,7 +133,15 @@ async function jobPage(id: Hex) {
     status.className = `status ${STATUS[view.status]}`;
     slots.replaceChildren(
       ...view.slots.map((s, i) =>
-        h("tr", {}, h("td", {}, String(i)), h("td", {}, s.phase ? h("code", {}, s.agent) : "—"), h("td", { class: "phase" }, PHASE[s.phase])),
+        h(
+          "tr",
+          {},
+          h("td", {}, String(i)),
+          h("td", {}, s.phase ? h("code", {}, s.agent) : "—"),
+          h("td", { class: "phase" }, PHASE[s.phase]),
+          // A revealed slot's sealed value is its result digest (r > 1).
+          h("td", { class: "revealed" }, s.phase === 3 && t.replicas > 1 ? short(rawCid(s.sealedResult)) : ""),
+        ),
       ),
     );
     const events = await jobEvents(id);
@@ -140,7 +150,7 @@ async function jobPage(id: Hex) {
         const a = e.args;
         const who = a.agent ? ` ${short(a.agent as string)}` : "";
         const extra =
-          e.eventName === "Slashed" ? ` lost ${eth(a.amount as bigint)} (reason ${a.reason})` : e.eventName === "Accepted" ? ` ${rawCid(a.result as string)}` : "";
+          e.eventName === "Slashed" ? ` lost ${eth(a.amount as bigint)}: ${SLASH_REASONS[Number(a.reason)] ?? "?"}` : e.eventName === "Accepted" ? ` ${rawCid(a.result as string)}` : "";
         return h("li", { "data-event": e.eventName }, `block ${e.blockNumber}: ${e.eventName}${who}${extra}`);
       }),
     );

@@ -54,6 +54,8 @@ enum Command {
     Store(cmd::store::StoreCmd),
     /// Run the embedded EVM dev chain alone (JSON-RPC over HTTP and WebSocket).
     Chain(cmd::chain::ChainArgs),
+    /// Serve the web UI for any chain and store (`agency dev` serves its own).
+    Serve(cmd::serve::ServeArgs),
     /// Deploy the JobAgency contract (this build's bytecode) and print its address.
     Deploy,
 }
@@ -113,6 +115,7 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<u8> {
         Command::Dev(args) => cmd::dev::run(args, g, out).await,
         Command::Job(cmd) => cmd::job::run(cmd, g, out).await.map(job),
         Command::Account(cmd) => cmd::account::run(cmd, g, out).await.map(done),
+        Command::Serve(args) => cmd::serve::run(args, g, out).await.map(done),
         Command::Deploy => cmd::deploy::run(g, out).await.map(done),
     }
 }

@@ -72,6 +72,11 @@ pub(crate) struct DevArgs {
     #[arg(long, default_value_t = 20, value_name = "MS")]
     poll_interval: u64,
 
+    /// Make the last N agents lie: they run each job, then commit a result of their own. To
+    /// watch the market catch and slash them (demos, tests).
+    #[arg(long, default_value_t = 0, value_name = "N", hide = true)]
+    lying_workers: u32,
+
     /// Run this shell command once the market is up, then stop and exit with its status. It
     /// sees AGENCY_RPC_URL, AGENCY_AGENCY, AGENCY_STORE and AGENCY_PRIVATE_KEY (dev account
     /// 0) set for this market, and `agency` on its PATH.
@@ -159,7 +164,22 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
 
     let exec: Arc<dyn Executor> = Arc::new(super::run::job_process()?);
     let mut agents = Vec::new();
-    for account in accounts.iter().skip(1).take(args.workers as usize) {
+    let mut liars = Vec::new();
+    for (n, account) in accounts
+        .iter()
+        .skip(1)
+        .take(args.workers as usize)
+        .enumerate()
+    {
+        let liar = n as u32 >= args.workers.saturating_sub(args.lying_workers);
+        let exec: Arc<dyn Executor> = if liar {
+            Arc::new(Liar {
+                inner: exec.clone(),
+                tag: account.address.to_string(),
+            })
+        } else {
+            exec.clone()
+        };
         let deps = Deps {
             agency: Agency::with_sender(
                 agency,
@@ -171,7 +191,7 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             ),
             agent: account.address,
             store: store.clone(),
-            executors: vec![exec.clone()],
+            executors: vec![exec],
         };
         let config = WorkerConfig {
             data_dir: dir.join(format!("worker-{}", account.address)),
@@ -186,6 +206,9 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             .await
             .with_context(|| format!("starting the agent {}", account.address))?;
         agents.push((account.address, handle));
+        if liar {
+            liars.push(account.address);
+        }
     }
 
     let key = |s: &PrivateKeySigner| format!("0x{}", alloy::hex::encode(s.to_bytes()));
@@ -201,6 +224,7 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
         "store_dir": store_dir,
         "requester": {"address": requester.address(), "private_key": key(&requester)},
         "agents": agents.iter().map(|(a, _)| a).collect::<Vec<_>>(),
+        "lying_agents": liars,
         "accounts": accounts.iter().map(|a| json!({
             "address": a.address, "private_key": key(&a.signer)
         })).collect::<Vec<_>>(),
@@ -462,5 +486,32 @@ fn print_summary(
             text(&summary["store_dir"]),
             text(&summary["store_api"]).trim_end_matches("/api/v0")
         ));
+    }
+}
+
+/// An agent that lies (`--lying-workers`): it runs the job, then swaps the result for one of
+/// its own, which the honest replicas outvote.
+#[derive(Debug)]
+struct Liar {
+    inner: Arc<dyn Executor>,
+    tag: String,
+}
+
+#[async_trait::async_trait]
+impl Executor for Liar {
+    async fn run(
+        &self,
+        job: agency_runner::JobRun,
+    ) -> Result<agency_primitives::Envelope, agency_runner::RunnerError> {
+        let mut envelope = self.inner.run(job).await?;
+        envelope.outcome = Ok(agency_primitives::Success {
+            result: json!({ "lie": self.tag }),
+            details: Value::Null,
+        });
+        Ok(envelope)
+    }
+
+    fn runtime(&self) -> &'static str {
+        self.inner.runtime()
     }
 }

@@ -6,5 +6,6 @@ pub(crate) mod deploy;
 pub(crate) mod dev;
 pub(crate) mod job;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod store;
 pub(crate) mod worker;

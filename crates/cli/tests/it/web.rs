@@ -7,26 +7,143 @@ use crate::{stderr, stdout};
 
 #[test]
 fn the_dapp_posts_follows_and_sandboxes_results_in_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &[]);
     let web = dev.doc["web"].as_str().unwrap().to_owned();
     // Screenshots are kept as test artifacts.
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let o = node("web/tests/ui.mjs", &[&web, shots.to_str().unwrap()]);
+    assert!(stdout(&o).contains("ui ok"));
+    assert!(shots.join("job-accepted.png").exists());
+    dev.stop();
+}
+
+fn node(script: &str, args: &[&str]) -> std::process::Output {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let o = std::process::Command::new("node")
-        .arg(root.join("web/tests/ui.mjs"))
-        .arg(&web)
-        .arg(&shots)
+        .arg(root.join(script))
+        .args(args)
         .current_dir(&root)
         .output()
         .unwrap();
     assert!(
         o.status.success(),
-        "web/tests/ui.mjs failed:\n{}\n{}",
+        "{script} failed:\n{}\n{}",
         stdout(&o),
         stderr(&o)
     );
-    assert!(stdout(&o).contains("ui ok"));
-    assert!(shots.join("job-accepted.png").exists());
+    o
+}
+
+#[test]
+fn a_lying_agent_is_outvoted_and_the_job_page_shows_it_slashed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Dev::start(tmp.path(), &["--lying-workers", "1"]);
+    let liar = dev.doc["lying_agents"][0].as_str().unwrap().to_owned();
+    let (code, input) = crate::dev::add_job(tmp.path(), 4, 5);
+    let done = dev.json(&["job", "post", &code, &input, "--replicas", "3", "--wait"]);
+    assert_eq!(done["envelope"]["result"], serde_json::json!({"sum": 9}));
+    let job = done["job"].as_str().unwrap().to_owned();
+    let status = dev.json(&["job", "status", &job]);
+    let slashed: Vec<&serde_json::Value> = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "slashed")
+        .collect();
+    assert_eq!(slashed.len(), 1, "{status}");
+    assert!(
+        slashed[0]["detail"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains(&format!("{liar} lost 0.01 eth (wrong result)")),
+        "{status}"
+    );
+    let account = dev.json(&["account", "balance", &liar]);
+    assert_eq!(account["rejected"], 1);
+    assert_eq!(
+        account["balance"], "990000000000000000",
+        "1 ether stake less the collateral"
+    );
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let web = dev.doc["web"].as_str().unwrap().to_owned();
+    let o = node(
+        "web/tests/slashed.mjs",
+        &[&web, shots.to_str().unwrap(), &job],
+    );
+    let seen: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(
+        seen["slashed"].as_str().unwrap().contains("wrong result"),
+        "{seen}"
+    );
+    dev.stop();
+}
+
+/// One HTTP/1.0 request; returns the whole answer.
+fn http(url: &str, method: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn serve_gives_the_ui_for_any_node_and_store_on_one_origin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Dev::start(tmp.path(), &["--workers", "0"]);
+    let store = dev.doc["store_api"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/api/v0")
+        .to_owned();
+    let mut cmd = crate::agency_cmd(tmp.path());
+    cmd.args(["--json", "--rpc-url", &dev.url(), "--ipfs-api", &store])
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut server, doc) = crate::chain::spawn_with_doc(cmd);
+    let url = doc["url"].as_str().unwrap().to_owned();
+
+    let page = http(&format!("{url}/"), "GET", "");
+    assert!(page.contains("<title>Agency</title>"), "{page}");
+    assert!(http(&format!("{url}/app.js"), "GET", "").starts_with("HTTP/1.0 200"));
+    let config = http(&format!("{url}/api/config"), "GET", "");
+    assert!(
+        config.contains(r#""agency":"0x5fbdb2315678afecb367f032d93f642f64180aa3""#)
+            && config.contains(r#""dev_accounts":[]"#),
+        "no keys are served: {config}"
+    );
+    // JSON-RPC forwarded to the node.
+    let answer = http(
+        &format!("{url}/rpc"),
+        "POST",
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#,
+    );
+    assert!(answer.contains(r#""result":"0x7a69""#), "{answer}");
+    // The store's gateway: a block added through the market's store comes back here.
+    let o = dev.agency(&[
+        "store",
+        "add",
+        "-Q",
+        "--ipfs-api",
+        &store,
+        "--cid-version",
+        "1",
+        &crate::dev::add_job(tmp.path(), 1, 1).1,
+    ]);
+    let cid = stdout(&o).trim().to_owned();
+    let block = http(&format!("{url}/ipfs/{cid}"), "GET", "");
+    assert!(block.ends_with(r#"{"a": 1, "b": 1}"#), "{block}");
+    crate::chain::stop(&mut server);
     dev.stop();
 }
