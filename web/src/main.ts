@@ -20,6 +20,8 @@ import {
   reader,
   wallet,
 } from "./chain";
+import { BrowserAgent, fundFromDev } from "./agent";
+import { runJob } from "./runner";
 import { add, canonical, getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
 const app = document.getElementById("app")!;
@@ -348,6 +350,73 @@ async function accountPage() {
   );
 }
 
+// ---- #/agent: this tab as an agent ---------------------------------------------------------
+
+let agent: BrowserAgent | undefined;
+const agentLog: { line: string; kind?: string }[] = [];
+
+async function agentPage() {
+  agent ??= new BrowserAgent();
+  const a = agent;
+  const info = h("dl", { id: "agent-info" });
+  const log = h("ol", { id: "agent-log" });
+  const stake = h("input", { name: "stake", value: "0.1", inputmode: "decimal" }) as HTMLInputElement;
+  const start = h("button", { id: "agent-start" }, "Start working") as HTMLButtonElement;
+  const stop = h("button", { id: "agent-stop" }, "Stop") as HTMLButtonElement;
+  const fund = h("button", { id: "agent-fund" }, "Fund with 2 ETH from a dev account") as HTMLButtonElement;
+  const status = h("p", { role: "status" });
+  const renderLog = () =>
+    log.replaceChildren(...agentLog.map((l) => h("li", l.kind ? { "data-kind": l.kind } : {}, l.line)));
+  a.onLog = (line, kind) => {
+    agentLog.push({ line, kind });
+    renderLog();
+  };
+  renderLog();
+  fund.hidden = config.dev_accounts.length === 0;
+  fund.addEventListener("click", async () => {
+    fund.disabled = true;
+    try {
+      await fundFromDev(a.address, "2");
+    } catch (e) {
+      status.replaceChildren(fail(e));
+    }
+    fund.disabled = false;
+  });
+  start.addEventListener("click", () => {
+    start.disabled = true;
+    a.start(parseEther(stake.value)).catch((e) => status.replaceChildren(fail(e)));
+  });
+  stop.addEventListener("click", () => {
+    a.stop();
+    start.disabled = false;
+  });
+  show(
+    h("h1", {}, "Browser agent"),
+    h(
+      "p",
+      {},
+      "This tab can earn as an agent: its key stays in this browser, it stakes, runs QuickJS-runtime jobs in a Web Worker with the JsJob API, stores their results and submits, commits and reveals them on chain.",
+    ),
+    info,
+    h("p", {}, h("label", {}, "Stake (ETH) ", stake), " ", start, " ", stop, " ", fund),
+    status,
+    h("h2", {}, "Activity"),
+    log,
+  );
+  const tick = async () => {
+    const acc = await accountOf(a.address);
+    const wallet = await reader.getBalance({ address: a.address });
+    info.replaceChildren(
+      h("dt", {}, "Agent"), h("dd", { id: "agent-address" }, h("code", {}, a.address)),
+      h("dt", {}, "Wallet"), h("dd", { id: "agent-wallet" }, eth(wallet)),
+      h("dt", {}, "Balance in the contract"), h("dd", { id: "agent-balance" }, eth(acc.balance)),
+      h("dt", {}, "Reputation"), h("dd", { id: "agent-reputation" }, `${acc.accepted} accepted, ${acc.rejected} rejected, ${acc.missed} missed`),
+    );
+  };
+  await tick();
+  refresh = window.setInterval(() => tick().catch(console.error), 1000);
+}
+
 // ---- routing --------------------------------------------------------------------------------
 
 async function route() {
@@ -359,6 +428,7 @@ async function route() {
     else if (hash === "/post") postPage();
     else if (hash === "/agents") await agentsPage();
     else if (hash === "/account") await accountPage();
+    else if (hash === "/agent") await agentPage();
     else await jobsPage();
   } catch (e) {
     show(fail(e));
@@ -374,5 +444,8 @@ async function main() {
   window.addEventListener("hashchange", route);
   await route();
 }
+
+// For tests: run a job in the browser agent's executor and get its canonical envelope.
+(window as unknown as { __agencyRun: typeof runJob }).__agencyRun = runJob;
 
 main().catch((e) => show(fail(e)));

@@ -147,3 +147,75 @@ fn serve_gives_the_ui_for_any_node_and_store_on_one_origin() {
     crate::chain::stop(&mut server);
     dev.stop();
 }
+
+/// The fixtures whose envelopes differ between the browser agent (V8 in a Web Worker) and
+/// QuickJS, and why (docs/browser-agent.md). Every other fixture must match byte for byte.
+const ENGINES_DIFFER: &[&str] = &[
+    "infinite-loop", // no fuel in the browser: the wall-clock cap ends it, which is no result
+    "memory-bomb",   // V8's own message and kind (threw "Invalid string length")
+    "return-error",  // stacks: V8's frames and columns, not QuickJS's
+    "syntax-error",  // V8's message and stack
+    "throw-directly", // stacks
+    "throw-in-timer", // stacks
+];
+
+#[test]
+fn a_browser_tab_earns_as_an_agent_with_quickjs_identical_envelopes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = Dev::start(tmp.path(), &["--workers", "2"]);
+    let vectors = root.join("crates/runner/tests/vectors/jsjob");
+    let mut fixtures = serde_json::Map::new();
+    for entry in std::fs::read_dir(&vectors).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "js") {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            fixtures.insert(name, std::fs::read_to_string(&path).unwrap().into());
+        }
+    }
+    let fixtures_file = tmp.path().join("fixtures.json");
+    std::fs::write(
+        &fixtures_file,
+        serde_json::Value::Object(fixtures.clone()).to_string(),
+    )
+    .unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let web = dev.doc["web"].as_str().unwrap().to_owned();
+    let o = node(
+        "web/tests/agent.mjs",
+        &[
+            &web,
+            shots.to_str().unwrap(),
+            fixtures_file.to_str().unwrap(),
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let agent = report["agent"].as_str().unwrap().to_owned();
+    let account = dev.json(&["account", "balance", &agent]);
+    assert_eq!(account["accepted"], 1, "{account}");
+
+    let input = tmp.path().join("n21.json");
+    std::fs::write(&input, r#"{"n": 21}"#).unwrap();
+    let mut differ = Vec::new();
+    for (name, _) in &fixtures {
+        let path = vectors.join(format!("{name}.js"));
+        let o = crate::agency(
+            tmp.path(),
+            &[
+                "run",
+                path.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+            ],
+        );
+        let native = stdout(&o).trim().to_owned();
+        let browser = report["fixtures"][name].as_str().unwrap();
+        if native != browser {
+            eprintln!("{name}:\n  quickjs {native}\n  browser {browser}");
+            differ.push(name.clone());
+        }
+    }
+    differ.sort();
+    assert_eq!(differ, ENGINES_DIFFER, "the fixtures where engines differ");
+    dev.stop();
+}

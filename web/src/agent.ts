@@ -1,0 +1,232 @@
+// The browser-tab agent: a key kept in this browser, a stake in the contract, and the honest
+// agent's loop of docs/protocol.md §11: claim, fetch, run in a Web Worker, store the envelope,
+// submit (r = 1) or commit and reveal (r > 1). QuickJS-runtime jobs only; transcendental Math
+// comes from V8 here, so jobs using it should not be replicated across browser and native
+// agents (docs/browser-agent.md).
+
+import {
+  type Address,
+  type Hex,
+  type PrivateKeyAccount,
+  type WalletClient,
+  createWalletClient,
+  encodeAbiParameters,
+  formatEther,
+  http,
+  keccak256,
+  parseEther,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { type Posted, accountOf, agencyAbi, batches, chain, config, jobId, jobOf, reader } from "./chain";
+import { runJob } from "./runner";
+import { getRaw, putRaw, rawCid, sha256Hex } from "./store";
+
+const KEY = "agency.agent.key";
+const STATE = "agency.agent.jobs";
+
+/** What this tab keeps about each job it works on (survives a reload). */
+interface Mine {
+  slot: number;
+  digest?: Hex;
+  salt?: Hex;
+  done?: boolean;
+}
+
+export class BrowserAgent {
+  readonly account: PrivateKeyAccount;
+  private client: WalletClient;
+  private running = false;
+  private jobs: Record<string, Mine>;
+  private busy = false;
+  onLog: (line: string, kind?: string) => void = () => {};
+
+  constructor() {
+    let key = localStorage.getItem(KEY) as Hex | null;
+    if (!key) {
+      key = generatePrivateKey();
+      localStorage.setItem(KEY, key);
+    }
+    this.account = privateKeyToAccount(key);
+    this.client = createWalletClient({ account: this.account, chain, transport: http(chain.rpcUrls.default.http[0]) });
+    this.jobs = JSON.parse(localStorage.getItem(STATE) ?? "{}");
+  }
+
+  get address(): Address {
+    return this.account.address;
+  }
+
+  private save() {
+    localStorage.setItem(STATE, JSON.stringify(this.jobs));
+  }
+
+  private async send(functionName: string, args: unknown[], value?: bigint) {
+    const hash = await this.client.writeContract({
+      address: config.agency,
+      abi: agencyAbi,
+      functionName,
+      args: args as never,
+      value,
+      account: this.account,
+      chain,
+    } as never);
+    const receipt = await reader.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`${functionName} failed on chain`);
+    return receipt;
+  }
+
+  /** Deposits what is missing of `stake`, then works until stopped. */
+  async start(stake: bigint) {
+    const { balance } = await accountOf(this.address);
+    if (balance < stake) {
+      await this.send("deposit", [], stake - balance);
+      this.onLog(`deposited ${formatEther(stake - balance)} ETH of stake`);
+    }
+    this.running = true;
+    this.onLog("working: watching for jobs");
+    while (this.running) {
+      try {
+        await this.tick();
+      } catch (e) {
+        this.onLog(`error: ${e instanceof Error ? e.message : e}`, "error");
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    this.onLog("stopped");
+  }
+
+  stop() {
+    this.running = false;
+  }
+
+  private async tick() {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (const posted of await batches()) {
+        for (let i = 0; i < posted.terms.count; i++) {
+          if (!this.running) return;
+          await this.consider(posted, i);
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async consider(posted: Posted, index: number) {
+    const t = posted.terms;
+    const id = jobId(t, index);
+    const mine = this.jobs[id];
+    if (mine?.done) return;
+    const view = await jobOf(t, index);
+    const now = Math.floor(Date.now() / 1000);
+    if (!mine) {
+      if (view.status !== 1 || now + 30 >= t.deadline) return;
+      if (view.slots.some((s) => s.phase !== 0 && s.agent === this.address)) return;
+      if (!view.slots.some((s) => s.phase === 0)) return;
+      const acc = await accountOf(this.address);
+      if (acc.balance < t.collateral) return;
+      const score = Number(acc.accepted) - Number(acc.rejected) - Number(acc.missed);
+      if (score < t.minReputation) return;
+      const spec = await this.spec(posted.specs[index]);
+      if (spec.runtime !== "quickjs") return;
+      await this.send("claim", [t, BigInt(index)]);
+      const after = await jobOf(t, index);
+      const slot = after.slots.findIndex((s) => s.phase === 1 && s.agent === this.address);
+      this.jobs[id] = { slot };
+      this.save();
+      this.onLog(`claimed job ${id.slice(0, 10)}… (slot ${slot})`);
+      await this.work(posted, index, spec);
+      return;
+    }
+    // A job already claimed: reveal when reveals open, note how it ended.
+    if (view.status === 2 && mine.salt && view.slots[mine.slot]?.phase === 2) {
+      await this.send("reveal", [t, BigInt(index), BigInt(mine.slot), mine.digest, mine.salt]);
+      this.onLog(`revealed job ${id.slice(0, 10)}…`);
+    } else if (view.status >= 3) {
+      mine.done = true;
+      this.save();
+      const won = view.status === 3 && view.slots[mine.slot]?.agent === this.address;
+      this.onLog(
+        won ? `job ${id.slice(0, 10)}… accepted: earned its share of ${formatEther(t.reward)} ETH` : `job ${id.slice(0, 10)}… ended (status ${view.status})`,
+        won ? "earned" : undefined,
+      );
+    } else if (mine.digest === undefined && view.slots[mine.slot]?.phase === 1) {
+      await this.work(posted, index, await this.spec(posted.specs[index]));
+    }
+  }
+
+  private async spec(digest: Hex) {
+    const bytes = await getRaw(rawCid(digest));
+    if ((await sha256Hex(bytes)) !== digest) throw new Error(`the spec ${rawCid(digest)} does not match its digest`);
+    return JSON.parse(new TextDecoder().decode(bytes));
+  }
+
+  private async work(posted: Posted, index: number, spec: Record<string, unknown>) {
+    const t = posted.terms;
+    const id = jobId(t, index);
+    const mine = this.jobs[id];
+    const text = async (cid: string) => {
+      const res = await fetch(`./ipfs/${cid}`);
+      if (!res.ok) throw new Error(`fetching ${cid}: ${res.status}`);
+      return new TextDecoder("utf-8", { fatal: true }).decode(await res.arrayBuffer());
+    };
+    const limits = spec.limits as { output: number };
+    let envelope: string;
+    try {
+      envelope = await runJob({
+        code: await text(spec.code as string),
+        input: await text(spec.input as string),
+        options: JSON.stringify(spec.options ?? {}),
+        seedHex: spec.seed as string,
+        timestampMs: spec.timestamp as number,
+        outputLimit: limits.output,
+      });
+    } catch (e) {
+      // A local failure is never a result: give the slot back.
+      await this.send("release", [t, BigInt(index), BigInt(mine.slot)]);
+      mine.done = true;
+      this.save();
+      this.onLog(`released job ${id.slice(0, 10)}…: ${e instanceof Error ? e.message : e}`);
+      return;
+    }
+    if (t.replicas > 1 && !JSON.parse(envelope).ok) {
+      // Failure envelopes carry V8's messages and stacks, which differ from QuickJS's: this
+      // agent cannot vouch for one among replicas, so it gives the slot back uncommitted.
+      await this.send("release", [t, BigInt(index), BigInt(mine.slot)]);
+      mine.done = true;
+      this.save();
+      this.onLog(`released job ${id.slice(0, 10)}…: it failed, and failures differ between engines`);
+      return;
+    }
+    const bytes = new TextEncoder().encode(envelope);
+    const digest = await sha256Hex(bytes);
+    const stored = await putRaw(bytes);
+    if (stored !== rawCid(digest)) throw new Error(`the store named the result ${stored}`);
+    mine.digest = digest;
+    if (t.replicas === 1) {
+      this.save();
+      await this.send("submit", [t, BigInt(index), BigInt(mine.slot), digest]);
+      this.onLog(`submitted job ${id.slice(0, 10)}…: ${stored}`);
+    } else {
+      const salt = keccak256(crypto.getRandomValues(new Uint8Array(32)));
+      mine.salt = salt;
+      this.save(); // the salt is kept before the commitment leaves
+      const commitment = keccak256(
+        encodeAbiParameters(
+          [{ type: "uint256" }, { type: "address" }, { type: "bytes32" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }],
+          [BigInt(config.chain_id), config.agency, id, this.address, digest, salt],
+        ),
+      );
+      await this.send("commit", [t, BigInt(index), BigInt(mine.slot), commitment]);
+      this.onLog(`committed job ${id.slice(0, 10)}…`);
+    }
+  }
+}
+
+export async function fundFromDev(to: Address, amount: string) {
+  const dev = config.dev_accounts[config.dev_accounts.length - 1];
+  const client = createWalletClient({ account: privateKeyToAccount(dev.private_key), chain, transport: http(chain.rpcUrls.default.http[0]) });
+  const hash = await client.sendTransaction({ to, value: parseEther(amount), account: client.account!, chain });
+  await reader.waitForTransactionReceipt({ hash });
+}
