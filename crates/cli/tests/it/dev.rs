@@ -625,6 +625,7 @@ fn help_snapshots() {
         ("account_help", &["account", "--help"]),
         ("account_withdraw_help", &["account", "withdraw", "--help"]),
         ("deploy_help", &["deploy", "--help"]),
+        ("serve_help", &["serve", "--help"]),
     ] {
         let o = crate::agency(tmp.path(), args);
         assert!(o.status.success(), "{}", stderr(&o));
