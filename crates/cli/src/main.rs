@@ -105,6 +105,16 @@ fn main() -> ExitCode {
 /// Runs the command; returns the exit status: 0, or 1 when it ran and failed as a job.
 async fn run(cli: Cli, out: Output) -> anyhow::Result<u8> {
     let g = &cli.global;
+    if matches!(
+        cli.command,
+        Command::Chain(_)
+            | Command::Worker(_)
+            | Command::Dev(_)
+            | Command::Serve(_)
+            | Command::Store(cmd::store::StoreCmd::Serve { .. })
+    ) {
+        catch_signals();
+    }
     let done = |()| 0;
     let job = |ok: bool| if ok { 0 } else { 1 };
     match cli.command {
@@ -137,24 +147,43 @@ fn init_tracing(g: &GlobalOpts, chatty: bool) {
         .init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Set once Ctrl-C or SIGTERM arrived (see [`catch_signals`]).
+static STOP: std::sync::OnceLock<tokio::sync::watch::Receiver<bool>> = std::sync::OnceLock::new();
+
+/// Takes over Ctrl-C and SIGTERM for a command that stops cleanly on them. The handlers are
+/// registered here, before the command prints that it is up, so a signal that arrives right
+/// after that is a clean stop too, never the default kill. Other commands keep the default.
+fn catch_signals() {
+    let (tx, rx) = tokio::sync::watch::channel(false);
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (term, int) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+        if let (Ok(mut term), Ok(mut int)) = (term, int) {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+                let _ = tx.send(true);
+            });
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tx.send(true);
+    });
+    let _ = STOP.set(rx);
+}
+
+/// Resolves on Ctrl-C or SIGTERM (for commands that called [`catch_signals`]).
+pub(crate) async fn shutdown_signal() {
+    match STOP.get() {
+        Some(rx) => {
+            let mut rx = rx.clone();
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+        None => std::future::pending().await,
     }
 }
