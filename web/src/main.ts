@@ -196,6 +196,7 @@ function postPage() {
     h("label", {}, "Code (JsJob script)", h("textarea", { name: "code", rows: "10", required: "", placeholder: "window.jsJobRun = function (input, options, callback) { … }" })),
     h("label", {}, "…or a code file ", h("input", { type: "file", name: "codefile", accept: ".js,text/javascript" })),
     h("label", {}, "Input (JSON)", h("textarea", { name: "input", rows: "5", required: "" }, "{}")),
+    h("label", {}, "…or an input file ", h("input", { type: "file", name: "inputfile", accept: ".json,application/json" })),
     h("label", {}, "Reward (ETH)", h("input", { name: "reward", value: "0.01", inputmode: "decimal" })),
     h("label", {}, "Replicas", h("input", { name: "replicas", type: "number", min: "1", max: "15", value: "1" })),
     h("label", {}, "Deadline (minutes)", h("input", { name: "deadline", type: "number", min: "1", value: "60" })),
@@ -207,6 +208,10 @@ function postPage() {
     const file = (ev.target as HTMLInputElement).files?.[0];
     if (file) (form.elements.namedItem("code") as HTMLTextAreaElement).value = await file.text();
   });
+  (form.elements.namedItem("inputfile") as HTMLInputElement).addEventListener("change", async (ev) => {
+    const file = (ev.target as HTMLInputElement).files?.[0];
+    if (file) (form.elements.namedItem("input") as HTMLTextAreaElement).value = await file.text();
+  });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const data = new FormData(form);
@@ -215,7 +220,11 @@ function postPage() {
     try {
       const code = String(data.get("code"));
       const input = String(data.get("input"));
-      JSON.parse(input); // not JSON: refused here, before anything is stored or paid
+      try {
+        JSON.parse(input); // refused here, before anything is stored or paid
+      } catch (e) {
+        throw new Error(`the input is not JSON: ${e instanceof Error ? e.message : e}`);
+      }
       const reward = parseEther(String(data.get("reward")));
       const replicas = Number(data.get("replicas"));
       if (!(reward > 0n)) throw new Error("the reward must be more than 0");

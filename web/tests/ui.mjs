@@ -94,6 +94,73 @@ try {
   await page.goto(`${base}/#/account`);
   await page.locator("#balance").waitFor();
   await page.screenshot({ path: `${outDir}/account.png`, fullPage: true });
+
+  // 4. Bad input is refused in the form, before anything is stored or paid.
+  await page.goto(`${base}/#/`);
+  await page.locator("#jobs tbody tr[data-job]").nth(1).waitFor();
+  const jobsBefore = await page.locator("#jobs tbody tr[data-job]").count();
+  if (jobsBefore !== 2) throw new Error(`${jobsBefore} jobs listed, expected 2`);
+  await page.goto(`${base}/#/post`);
+  await page.locator("textarea[name=code]").fill("window.jsJobRun = function (i, o, cb) { cb(null, 1); };");
+  await page.locator("textarea[name=input]").fill("{not json");
+  await page.locator("button[type=submit]").click();
+  await page.locator("#post-status .error", { hasText: "the input is not JSON" }).waitFor();
+  await page.goto(`${base}/#/`);
+  await page.locator("#jobs tbody tr[data-job]").nth(jobsBefore - 1).waitFor();
+  if ((await page.locator("#jobs tbody tr[data-job]").count()) !== jobsBefore) throw new Error("a bad post was sent");
+
+  // 5. An injected EIP-1193 wallet (a provider that forwards to the node, which signs for its
+  // dev accounts the way a wallet would), with the code and input uploaded as files.
+  const injected = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const account = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"; // dev account 1
+  await injected.addInitScript((from) => {
+    let id = 0;
+    window.ethereum = {
+      async request({ method, params }) {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [from];
+        const res = await fetch("./rpc", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params: params ?? [] }),
+        });
+        const reply = await res.json();
+        if (reply.error) throw Object.assign(new Error(reply.error.message), reply.error);
+        return reply.result;
+      },
+      on() {},
+      removeListener() {},
+    };
+  }, account);
+  const wallet = await injected.newPage();
+  wallet.setDefaultTimeout(30_000);
+  await wallet.goto(`${base}/#/post`);
+  await wallet.locator("#wallet").selectOption("injected");
+  await wallet.goto(`${base}/#/post`);
+  await wallet.locator("input[name=codefile]").setInputFiles({
+    name: "job.js",
+    mimeType: "text/javascript",
+    buffer: Buffer.from("window.jsJobRun = function (input, options, cb) { cb(null, input.word.toUpperCase()); };"),
+  });
+  await wallet.locator("input[name=inputfile]").setInputFiles({
+    name: "input.json",
+    mimeType: "application/json",
+    buffer: Buffer.from('{"word": "injected"}'),
+  });
+  await wallet.waitForFunction(
+    () =>
+      document.querySelector("textarea[name=code]").value.includes("toUpperCase") &&
+      document.querySelector("textarea[name=input]").value.includes("injected"),
+  );
+  await wallet.locator("button[type=submit]").click();
+  await wallet.waitForURL(/#\/job\/0x[0-9a-f]{64}$/);
+  await wallet.locator("#status.accepted").waitFor();
+  const requester = (await wallet.locator("dd code").nth(1).textContent()).trim();
+  if (requester !== account) throw new Error(`posted by ${requester}, not the injected wallet's ${account}`);
+  const upper = JSON.parse(await wallet.locator("#envelope").textContent());
+  if (upper.result !== "INJECTED") throw new Error(`envelope: ${JSON.stringify(upper)}`);
+  await wallet.screenshot({ path: `${outDir}/injected-wallet.png`, fullPage: true });
+  await injected.close();
+
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   console.log("ui ok");
 } finally {

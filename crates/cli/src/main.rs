@@ -158,7 +158,10 @@ fn catch_signals() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (term, int) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+        let (term, int) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
         if let (Ok(mut term), Ok(mut int)) = (term, int) {
             tokio::spawn(async move {
                 tokio::select! {

@@ -11,7 +11,7 @@ fn the_dapp_posts_follows_and_sandboxes_results_in_chromium() {
     let dev = Dev::start(tmp.path(), &[]);
     let web = dev.doc["web"].as_str().unwrap().to_owned();
     // Screenshots are kept as test artifacts.
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts/ui");
     let o = node("web/tests/ui.mjs", &[&web, shots.to_str().unwrap()]);
     assert!(stdout(&o).contains("ui ok"));
     assert!(shots.join("job-accepted.png").exists());
@@ -67,7 +67,7 @@ fn a_lying_agent_is_outvoted_and_the_job_page_shows_it_slashed() {
         "1 ether stake less the collateral"
     );
 
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts/ui");
     let web = dev.doc["web"].as_str().unwrap().to_owned();
     let o = node(
         "web/tests/slashed.mjs",
@@ -179,7 +179,7 @@ fn a_browser_tab_earns_as_an_agent_with_quickjs_identical_envelopes() {
         serde_json::Value::Object(fixtures.clone()).to_string(),
     )
     .unwrap();
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts/ui");
     let web = dev.doc["web"].as_str().unwrap().to_owned();
     let o = node(
         "web/tests/agent.mjs",
