@@ -3,16 +3,12 @@
 // the UI; the job is accepted only if its envelope bytes equal the native agents'. Then every
 // JsJob fixture runs in the tab's executor and the envelopes are printed for comparison.
 // Usage: node web/tests/agent.mjs WEB_URL OUT_DIR FIXTURES_JSON
-import { mkdirSync, readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { launch } from "./browser.mjs";
 
 const [base, outDir, fixturesFile] = process.argv.slice(2);
-mkdirSync(outDir, { recursive: true });
 const fixtures = JSON.parse(readFileSync(fixturesFile, "utf8"));
-const browser = await chromium.launch({
-  executablePath: process.env.AGENCY_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const browser = await launch(outDir);
 const errors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });

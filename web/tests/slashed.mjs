@@ -1,14 +1,9 @@
 // Opens a job's page in headless Chromium and waits until its history shows an agent slashed
 // for a wrong result. Usage: node web/tests/slashed.mjs WEB_URL OUT_DIR JOB_ID
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [base, outDir, job] = process.argv.slice(2);
-mkdirSync(outDir, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.AGENCY_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const browser = await launch(outDir);
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.setDefaultTimeout(30_000);

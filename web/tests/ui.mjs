@@ -2,17 +2,12 @@
 // `agency dev`: posts jobs through the form, watches them become accepted on the job page, and
 // checks that an HTML result shows without running its scripts. Screenshots go to OUT_DIR.
 // Usage: node web/tests/ui.mjs WEB_URL OUT_DIR
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [base, outDir] = process.argv.slice(2);
 if (!base || !outDir) throw new Error("usage: node web/tests/ui.mjs WEB_URL OUT_DIR");
-mkdirSync(outDir, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.AGENCY_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const browser = await launch(outDir);
 const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
