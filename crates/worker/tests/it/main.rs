@@ -3,6 +3,7 @@
 //! store that goes away and the transport that loses messages: seams of our own.
 #![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
 
+mod chaos;
 mod support;
 
 use std::sync::Arc;
