@@ -419,7 +419,7 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
         );
     }
     assert!(
-        counts.get("accepted").copied().unwrap_or(0) > count / 2,
+        counts.get("accepted").copied().unwrap_or(0) > count / 3,
         "{counts:?}"
     );
 }
