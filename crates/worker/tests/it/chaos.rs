@@ -16,11 +16,10 @@ use agency_chain::protocol;
 use agency_primitives::{Envelope, Success};
 use agency_runner::fake::FakeExecutor;
 use agency_worker::WorkerHandle;
-use alloy::primitives::aliases::U40;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 
-use crate::support::{CODE, COLLATERAL, Market, REWARD};
+use crate::support::{CODE, COLLATERAL, Market};
 
 const REVEALING: u8 = 2;
 const ACCEPTED: u8 = 3;
@@ -184,24 +183,8 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
             let input = format!(r#"{{"a": {posted}, "b": {}}}"#, rng.below(1000));
             let spec = m.spec(CODE, &input).await;
             let (_, honest) = m.expected(&spec, CODE, &input).await;
-            let digest = B256::from_slice(spec.to_block().cid().hash().digest());
-            let now = m.now().await;
             let deadline = if rng.below(10) == 0 { 70 } else { 600 };
-            let terms = Terms {
-                requester: m.requester_address(),
-                salt: posted as u64,
-                count: 1,
-                specs: protocol::specs_hash(&[digest]),
-                reward: REWARD,
-                collateral: COLLATERAL,
-                replicas,
-                quorum: replicas / 2 + 1,
-                minReputation: 0,
-                deliveryWindow: 60,
-                revealWindow: 60,
-                deadline: U40::from(now + deadline),
-            };
-            m.requester.post(&terms, &[digest]).await.unwrap();
+            let terms = m.post_timed(&spec, replicas, deadline, 60).await;
             if rng.below(12) == 0 {
                 let call = m.requester.contract().cancel(terms.clone(), U256::ZERO);
                 match m

@@ -260,6 +260,18 @@ impl Market {
 
     /// Posts one job of `spec` with `replicas` replicas; returns its terms.
     pub(crate) async fn post(&self, spec: &JobSpec, replicas: u8) -> Terms {
+        self.post_timed(spec, replicas, 600, 120).await
+    }
+
+    /// Like [`Market::post`], with the deadline `deadline_in` seconds away and delivery and
+    /// reveal windows of `window` seconds.
+    pub(crate) async fn post_timed(
+        &self,
+        spec: &JobSpec,
+        replicas: u8,
+        deadline_in: u64,
+        window: u32,
+    ) -> Terms {
         let digest = B256::from_slice(spec.to_block().cid().hash().digest());
         let now = self.now().await;
         let terms = Terms {
@@ -272,9 +284,9 @@ impl Market {
             replicas,
             quorum: replicas / 2 + 1,
             minReputation: 0,
-            deliveryWindow: 120,
-            revealWindow: 120,
-            deadline: U40::from(now + 600),
+            deliveryWindow: window,
+            revealWindow: window,
+            deadline: U40::from(now + deadline_in),
         };
         self.requester
             .post(&terms, &[digest])
