@@ -39,9 +39,9 @@ pub(crate) struct Connection {
     pub(crate) chain_id: u64,
     /// The contract, sending as `account` when there is one.
     pub(crate) agency: Agency,
-    /// The account transactions come from.
-    pub(crate) account: Option<Address>,
-    /// Whether `account` is dev account 0, picked because no key was given.
+    /// The key transactions are signed with.
+    pub(crate) signer: Option<PrivateKeySigner>,
+    /// Whether `signer` is dev account 0, picked because no key was given.
     pub(crate) dev_key: bool,
 }
 
@@ -53,7 +53,10 @@ impl Connection {
 
     /// The account, for commands that cannot go on without one.
     pub(crate) fn account(&self) -> Address {
-        self.account.expect("connected with a signer")
+        self.signer
+            .as_ref()
+            .expect("connected with a signer")
+            .address()
     }
 }
 
@@ -97,19 +100,18 @@ pub(crate) async fn connect(
         (_, None) if chain_id == DEV_CHAIN_ID => (Some(dev_key(0)?), true),
         (_, None) => (Some(opts.key()?.load()?), false), // the error: no account
     };
-    let (agency, account) = match key {
-        None => (Agency::at(address, reader), None),
-        Some(key) => {
-            let account = key.address();
-            let sender = Sender::connect(url.clone(), key, SendConfig::default());
-            (Agency::with_sender(address, sender), Some(account))
-        }
+    let agency = match &key {
+        None => Agency::at(address, reader),
+        Some(key) => Agency::with_sender(
+            address,
+            Sender::connect(url.clone(), key.clone(), SendConfig::default()),
+        ),
     };
     Ok(Connection {
         url,
         chain_id,
         agency,
-        account,
+        signer: key,
         dev_key,
     })
 }

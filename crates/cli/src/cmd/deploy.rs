@@ -15,11 +15,9 @@ use crate::output::Output;
 pub(crate) async fn run(g: &GlobalOpts, out: Output) -> Result<()> {
     let conn = connect(&g.chain, Signer::OrDev, true).await?;
     dev_notice(&conn, out);
-    let key = if conn.dev_key {
-        crate::connect::dev_key(0)?
-    } else {
-        g.chain.key()?.load()?
-    };
+    // A provider with the usual fillers (nonce, gas): the connection's sender leaves nonces
+    // to its own lock, which a contract creation does not go through.
+    let key = conn.signer.clone().expect("connected with a signer");
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
         .connect_http(conn.url.clone())

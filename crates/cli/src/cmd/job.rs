@@ -320,12 +320,7 @@ async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<bool> {
     store.put(block).await.context("storing the job spec")?;
     let digest = B256::from_slice(spec_cid.hash().digest());
 
-    let now = chain_now(&conn).await?;
-    let head = conn
-        .provider()
-        .get_block_number()
-        .await
-        .context("reading the block number")?;
+    let (now, head) = latest(&conn).await?;
     let terms = Terms {
         requester: conn.account(),
         salt: rand_u64(),
@@ -770,7 +765,10 @@ async fn list(args: ListArgs, g: &GlobalOpts, out: Output) -> Result<()> {
     }
     let batches = conn
         .agency
-        .batches(conn.account, args.from.from_block)
+        .batches(
+            conn.signer.as_ref().map(|s| s.address()),
+            args.from.from_block,
+        )
         .await
         .context("searching for posted jobs")?;
     let jobs: Vec<(&Posted, u32)> = batches
@@ -907,13 +905,18 @@ pub(crate) fn dev_notice(conn: &Connection, out: Output) {
 /// The chain's time, or the wall clock if the chain's last block is older (an idle dev chain
 /// mines the next block at the wall clock's time).
 async fn chain_now(conn: &Connection) -> Result<u64> {
+    Ok(latest(conn).await?.0)
+}
+
+/// [`chain_now`] and the latest block's number, from one read.
+async fn latest(conn: &Connection) -> Result<(u64, u64)> {
     let block = conn
         .provider()
         .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
         .await
         .context("reading the latest block")?
         .context("the node has no latest block")?;
-    Ok(block.header.timestamp.max(unix_now()))
+    Ok((block.header.timestamp.max(unix_now()), block.header.number))
 }
 
 fn unix_now() -> u64 {
