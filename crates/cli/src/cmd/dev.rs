@@ -250,6 +250,7 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
         "market up"
     );
 
+    let handles: Vec<&WorkerHandle> = agents.iter().map(|(_, h)| h).collect();
     let status = match &args.exec {
         Some(command) => {
             out.notice(format_args!(
@@ -268,14 +269,14 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             tokio::select! {
                 status = wait_child(child) => status?,
                 () = crate::shutdown_signal() => 130,
-                () = any_finished(&agents) => 2,
+                () = super::worker::any_finished(&handles) => 2,
             }
         }
         None => {
-            print_summary(&summary, &accounts, args.stake, out);
+            print_summary(&summary, agency, &accounts, args.stake, out);
             tokio::select! {
                 () = crate::shutdown_signal() => {}
-                () = any_finished(&agents) => {}
+                () = super::worker::any_finished(&handles) => {}
             }
             0
         }
@@ -415,18 +416,9 @@ async fn wait_child(mut child: tokio::process::Child) -> Result<u8> {
     })
 }
 
-/// Resolves when an agent stops by itself (only an error stops one).
-async fn any_finished(agents: &[(Address, WorkerHandle)]) {
-    if agents.is_empty() {
-        return std::future::pending().await;
-    }
-    while !agents.iter().any(|(_, a)| a.is_finished()) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn print_summary(
     summary: &Value,
+    agency: Address,
     accounts: &[agency_devchain::DevAccount],
     stake: U256,
     out: Output,
@@ -456,8 +448,7 @@ fn print_summary(
         text(&summary["rpc_url"]),
         summary["chain_id"]
     ));
-    let agency: Option<Address> = summary["agency"].as_str().and_then(|a| a.parse().ok());
-    out.line(format_args!("JobAgency   {}", agency.unwrap_or_default()));
+    out.line(format_args!("JobAgency   {agency}"));
     out.line(format_args!(
         "Store API   {}  (Kubo RPC subset)",
         text(&summary["store_api"])

@@ -170,7 +170,7 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
             handle.join().await.context("the agent failed while stopping")?;
         }
         // The agent only stops by itself on an error.
-        () = wait_finished(&handle) => {
+        () = async { any_finished(&[&handle]).await } => {
             handle.join().await.context("the agent stopped")?;
         }
     }
@@ -184,8 +184,12 @@ const RUNTIMES: &[&str] = if cfg!(feature = "browser") {
     &["quickjs"]
 };
 
-async fn wait_finished(handle: &agency_worker::WorkerHandle) {
-    while !handle.is_finished() {
+/// Resolves when one of the agents stops by itself (only an error stops one); never for none.
+pub(crate) async fn any_finished(agents: &[&agency_worker::WorkerHandle]) {
+    if agents.is_empty() {
+        return std::future::pending().await;
+    }
+    while !agents.iter().any(|a| a.is_finished()) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
