@@ -242,6 +242,22 @@ impl StoreOpts {
         })
     }
 
+    /// The store's HTTP API (Kubo RPC subset and gateway) over `store`, which these options
+    /// opened; its peer identity is derived from where the store is.
+    pub(crate) fn http_router(&self, store: Arc<dyn BlockStore>) -> axum::Router {
+        let identity = match &self.ipfs_api {
+            Some(url) => url.clone(),
+            None => self.store_dir().display().to_string(),
+        };
+        agency_store::server::router(
+            store,
+            agency_store::server::ServerConfig {
+                identity_seed: identity,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Returns the embedded store's directory.
     pub(crate) fn store_dir(&self) -> PathBuf {
         self.store

@@ -27,18 +27,7 @@ pub(crate) struct ServeArgs {
 
 pub(crate) async fn run(args: ServeArgs, g: &GlobalOpts, out: Output) -> Result<()> {
     let conn = connect(&g.chain, Signer::None, false).await?;
-    let store = g.store.open()?;
-    let identity = match &g.store.ipfs_api {
-        Some(url) => url.clone(),
-        None => g.store.store_dir().display().to_string(),
-    };
-    let store_app = agency_store::server::router(
-        store,
-        agency_store::server::ServerConfig {
-            identity_seed: identity,
-            ..Default::default()
-        },
-    );
+    let store_app = g.store.http_router(g.store.open()?);
     let upstream = conn.url.clone();
     let client = reqwest::Client::new();
     let rpc = axum::Router::new().route(

@@ -9,7 +9,6 @@ use std::{
 use agency_primitives::{Cid, parse_cid};
 use agency_store::{
     BlockStore, ImportOptions, KuboStore, cat, export_car, import, import_car_file, import_file,
-    server,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -399,17 +398,7 @@ async fn car_import(file: &Path, g: &GlobalOpts, out: Output) -> Result<()> {
 
 async fn serve(listen: SocketAddr, g: &GlobalOpts, out: Output) -> Result<()> {
     let store = open_store(g)?;
-    let identity = match &g.store.ipfs_api {
-        Some(url) => url.clone(),
-        None => g.store.store_dir().display().to_string(),
-    };
-    let app = server::router(
-        store.clone(),
-        server::ServerConfig {
-            identity_seed: identity,
-            ..Default::default()
-        },
-    );
+    let app = g.store.http_router(store.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
