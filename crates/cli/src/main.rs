@@ -58,6 +58,8 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Deploy the JobAgency contract (this build's bytecode) and print its address.
     Deploy,
+    /// Measure the market on this machine against its goals (latency, throughput, gas, ...).
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// The hidden first argument that makes this binary a job child process (see agency-runner).
@@ -127,6 +129,7 @@ async fn run(cli: Cli, out: Output) -> anyhow::Result<u8> {
         Command::Account(cmd) => cmd::account::run(cmd, g, out).await.map(done),
         Command::Serve(args) => cmd::serve::run(args, g, out).await.map(done),
         Command::Deploy => cmd::deploy::run(g, out).await.map(done),
+        Command::Bench(args) => cmd::bench::run(args, out).await.map(done),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agency_chain::{Agency, SendConfig, Sender};
-use agency_devchain::{DevChain, DevConfig};
+use agency_devchain::{DevAccount, DevChain, DevConfig};
 use agency_runner::Executor;
 use agency_store::{BlockStore, FsStore};
 use agency_worker::{Deps, Worker, WorkerConfig, WorkerHandle};
@@ -180,19 +180,6 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
         } else {
             exec.clone()
         };
-        let deps = Deps {
-            agency: Agency::with_sender(
-                agency,
-                Sender::new(
-                    signing_provider(&chain, &account.signer),
-                    account.address,
-                    SendConfig::default(),
-                ),
-            ),
-            agent: account.address,
-            store: store.clone(),
-            executors: vec![exec],
-        };
         let config = WorkerConfig {
             data_dir: dir.join(format!("worker-{}", account.address)),
             concurrency: args.concurrency as usize,
@@ -202,9 +189,7 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             from_block: 0,
             ..WorkerConfig::default()
         };
-        let handle = Worker::spawn(config, deps)
-            .await
-            .with_context(|| format!("starting the agent {}", account.address))?;
+        let handle = spawn_agent(&chain, agency, account, store.clone(), exec, config).await?;
         agents.push((account.address, handle));
         if liar {
             liars.push(account.address);
@@ -332,6 +317,43 @@ fn serve(
     });
 }
 
+/// Starts an agent for dev `account` on the chain's in-process transport.
+pub(super) async fn spawn_agent(
+    chain: &DevChain,
+    agency: Address,
+    account: &DevAccount,
+    store: Arc<dyn BlockStore>,
+    exec: Arc<dyn Executor>,
+    config: WorkerConfig,
+) -> Result<WorkerHandle> {
+    let deps = Deps {
+        agency: in_process_agency(chain, agency, &account.signer),
+        agent: account.address,
+        store,
+        executors: vec![exec],
+    };
+    Worker::spawn(config, deps)
+        .await
+        .with_context(|| format!("starting the agent {}", account.address))
+}
+
+/// JobAgency at `agency` as `signer` sees it, over the chain's in-process transport, its
+/// transactions sent through a [`Sender`] (nonces, receipts).
+pub(super) fn in_process_agency(
+    chain: &DevChain,
+    agency: Address,
+    signer: &PrivateKeySigner,
+) -> Agency {
+    Agency::with_sender(
+        agency,
+        Sender::new(
+            signing_provider(chain, signer),
+            signer.address(),
+            SendConfig::default(),
+        ),
+    )
+}
+
 /// A provider that signs as `signer` over the chain's in-process transport (no HTTP), with
 /// nonces left to the caller (the agents' [`Sender`] handles them).
 fn signing_provider(chain: &DevChain, signer: &PrivateKeySigner) -> DynProvider {
@@ -345,7 +367,7 @@ fn signing_provider(chain: &DevChain, signer: &PrivateKeySigner) -> DynProvider 
 
 /// Deploys JobAgency from dev account 0 unless the chain already has it (a restart); returns
 /// its address. On a fresh chain that is [`DEV_AGENCY`], the other commands' default.
-async fn deploy(chain: &DevChain, requester: &PrivateKeySigner) -> Result<Address> {
+pub(super) async fn deploy(chain: &DevChain, requester: &PrivateKeySigner) -> Result<Address> {
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(requester.clone()))
         .connect_client(RpcClient::new(chain.transport(), true))

@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 
 pub(crate) mod account;
+pub(crate) mod bench;
 pub(crate) mod chain;
 pub(crate) mod deploy;
 pub(crate) mod dev;

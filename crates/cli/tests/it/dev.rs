@@ -626,6 +626,7 @@ fn help_snapshots() {
         ("account_withdraw_help", &["account", "withdraw", "--help"]),
         ("deploy_help", &["deploy", "--help"]),
         ("serve_help", &["serve", "--help"]),
+        ("bench_help", &["bench", "--help"]),
     ] {
         let o = crate::agency(tmp.path(), args);
         assert!(o.status.success(), "{}", stderr(&o));

@@ -1,6 +1,7 @@
 //! Tests of the `agency` binary as users run it.
 #![allow(clippy::unwrap_used, unreachable_pub, reason = "test binary")]
 
+mod bench;
 mod chain;
 mod dev;
 mod examples;

@@ -1,0 +1,586 @@
+//! `agency bench`: the market measured against its goals (design.md §6) on this machine.
+//!
+//! Each scenario builds what it measures the way `agency dev` does: the dev chain in this
+//! process with JobAgency deployed, agents on the chain's in-process transport running jobs in
+//! child processes (`agency __job`), a memory store. Nothing is shared with a running market.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agency_chain::bindings::IJobAgency::Terms;
+use agency_chain::{Agency, protocol};
+use agency_devchain::{DevChain, DevConfig};
+use agency_primitives::JobSpec;
+use agency_runner::{Executor, JobRun, QuickJsExecutor};
+use agency_store::{BlockStore, Cid, ImportOptions, MemStore};
+use agency_worker::{WorkerConfig, WorkerHandle};
+use alloy::primitives::{Address, B256, U256, aliases::U40};
+use alloy::providers::Provider;
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::output::Output;
+
+/// Measure the market on this machine against its goals: latency, throughput, gas, the
+/// sandbox and the store.
+///
+/// Every scenario runs on its own in-process market, built as `agency dev` builds one (the dev
+/// chain, JobAgency, agents running jobs in child processes) but with a memory store and no
+/// servers, so nothing else on the machine is touched. A table by default; `--json` for
+/// scripts. The figures recorded in BENCHMARKS.md came from this command.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Scenarios to run [default: all of them].
+    #[arg(value_enum, value_name = "SCENARIO")]
+    scenarios: Vec<Scenario>,
+
+    /// Jobs per latency case, posted one after another.
+    #[arg(long, default_value_t = 50, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    jobs: u32,
+
+    /// Jobs in the throughput run, posted in batches of 100.
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    throughput_jobs: u32,
+
+    /// Agents in the throughput run (at least 3 run the latency cases).
+    #[arg(long, default_value_t = 3, value_name = "M",
+          value_parser = clap::value_parser!(u32).range(1..=9))]
+    agents: u32,
+
+    /// Jobs each agent runs at once.
+    #[arg(long, default_value_t = 8, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
+
+    /// How often the agents poll the chain, in milliseconds (`agency dev`'s default is 20).
+    #[arg(long, default_value_t = 20, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    poll_interval: u64,
+
+    /// Run the market's jobs in this process instead of child processes (no isolation
+    /// between jobs; shows what the child processes cost).
+    #[arg(long)]
+    in_process: bool,
+
+    /// Trivial jobs run by each executor in the sandbox scenario.
+    #[arg(long, default_value_t = 200, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    sandbox_runs: u32,
+
+    /// Size of the file added in the store scenario, in MiB.
+    #[arg(long, default_value_t = 64, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    store_mib: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+enum Scenario {
+    /// Post → accepted of a trivial job, one at a time (r = 1 and r = 3): p50 and p95.
+    Latency,
+    /// Trivial r = 1 jobs settled per second with M agents.
+    Throughput,
+    /// Gas of a whole job lifecycle as the agents run it (r = 1 and r = 3).
+    Gas,
+    /// Per-job cost of the QuickJS sandbox, in process and in a child process.
+    Sandbox,
+    /// `store add` throughput into a memory store (Kubo's defaults).
+    Store,
+}
+
+/// One measured figure.
+#[derive(Debug, Serialize)]
+struct Figure {
+    scenario: &'static str,
+    measure: String,
+    value: f64,
+    unit: &'static str,
+    /// The design goal it is held against, if it has one.
+    goal: Option<Goal>,
+    /// Whether the goal is met (absent without a goal).
+    met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Goal {
+    /// `at_most` or `at_least`.
+    kind: &'static str,
+    value: f64,
+}
+
+const AT_MOST: &str = "at_most";
+const AT_LEAST: &str = "at_least";
+
+impl Figure {
+    fn new(
+        scenario: &'static str,
+        measure: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Self {
+        Self {
+            scenario,
+            measure: measure.into(),
+            value,
+            unit,
+            goal: None,
+            met: None,
+        }
+    }
+
+    fn goal(mut self, kind: &'static str, value: f64) -> Self {
+        self.met = Some(if kind == AT_MOST {
+            self.value <= value
+        } else {
+            self.value >= value
+        });
+        self.goal = Some(Goal { kind, value });
+        self
+    }
+}
+
+/// The trivial job every market scenario posts.
+const CODE: &str =
+    "window.jsJobRun = function (input, options, cb) { cb(null, input.a + input.b); };";
+const INPUT: &str = r#"{"a": 2, "b": 3}"#;
+const REWARD: u128 = 1_000_000_000_000_000; // 0.001 ether
+const ACCEPTED: u8 = 3;
+
+pub(crate) async fn run(args: BenchArgs, out: Output) -> Result<()> {
+    let mut scenarios: Vec<Scenario> = args.scenarios.clone();
+    if scenarios.is_empty() {
+        scenarios = Scenario::value_variants().to_vec();
+    }
+    let scenarios: BTreeSet<Scenario> = scenarios.into_iter().collect();
+    let mut figures = Vec::new();
+    let started = Instant::now();
+    // Latency and gas share one market: the gas is read off the latency runs' jobs.
+    let mut lifecycles: Vec<(u8, Terms)> = Vec::new();
+    if scenarios.contains(&Scenario::Latency) || scenarios.contains(&Scenario::Gas) {
+        let mut market = Market::start(args.agents.max(3), &args).await?;
+        for replicas in [1u8, 3] {
+            let jobs = if scenarios.contains(&Scenario::Latency) {
+                args.jobs
+            } else {
+                1
+            };
+            out.notice(format_args!(
+                "latency: {jobs} trivial jobs at r = {replicas}, one at a time…"
+            ));
+            let (times, last) = market.latency(replicas, jobs).await?;
+            lifecycles.push((replicas, last));
+            if scenarios.contains(&Scenario::Latency) {
+                let goal = if replicas == 1 { 50.0 } else { 150.0 };
+                figures.push(
+                    Figure::new(
+                        "latency",
+                        format!("r = {replicas}, p50"),
+                        pct(&times, 0.5),
+                        "ms",
+                    )
+                    .goal(AT_MOST, goal),
+                );
+                figures.push(Figure::new(
+                    "latency",
+                    format!("r = {replicas}, p95"),
+                    pct(&times, 0.95),
+                    "ms",
+                ));
+            }
+        }
+        if scenarios.contains(&Scenario::Gas) {
+            out.notice("gas: reading the lifecycles' receipts…");
+            for (replicas, terms) in &lifecycles {
+                let (gas, txs) = market.lifecycle_gas(terms).await?;
+                let goal = if *replicas == 1 { 120_000.0 } else { 400_000.0 };
+                figures.push(
+                    Figure::new(
+                        "gas",
+                        format!("r = {replicas} lifecycle, {txs} transactions"),
+                        gas as f64,
+                        "gas",
+                    )
+                    .goal(AT_MOST, goal),
+                );
+            }
+        }
+        market.stop().await?;
+    }
+    if scenarios.contains(&Scenario::Throughput) {
+        let n = args.throughput_jobs;
+        out.notice(format_args!(
+            "throughput: {n} trivial r = 1 jobs, {} agents × {} at once…",
+            args.agents, args.concurrency
+        ));
+        let mut market = Market::start(args.agents, &args).await?;
+        let elapsed = market.throughput(n).await?;
+        market.stop().await?;
+        figures.push(
+            Figure::new(
+                "throughput",
+                format!("{n} jobs, {} agents: settled per second", args.agents),
+                f64::from(n) / elapsed.as_secs_f64(),
+                "jobs/s",
+            )
+            .goal(AT_LEAST, 1000.0),
+        );
+    }
+    if scenarios.contains(&Scenario::Sandbox) {
+        let n = args.sandbox_runs;
+        out.notice(format_args!("sandbox: {n} trivial jobs per executor…"));
+        let in_process = per_job(&QuickJsExecutor::in_process(), n).await?;
+        figures.push(
+            Figure::new("sandbox", "trivial job, in process", in_process, "ms").goal(AT_MOST, 1.0),
+        );
+        let child = per_job(&super::run::job_process()?, n).await?;
+        figures.push(
+            Figure::new("sandbox", "trivial job, child process", child, "ms").goal(AT_MOST, 1.0),
+        );
+    }
+    if scenarios.contains(&Scenario::Store) {
+        out.notice(format_args!(
+            "store: adding {} MiB into a memory store…",
+            args.store_mib
+        ));
+        let rate = store_add(args.store_mib << 20).await?;
+        figures.push(Figure::new(
+            "store",
+            format!("add {} MiB, CIDv0 (Kubo's defaults)", args.store_mib),
+            rate,
+            "MB/s",
+        ));
+    }
+
+    if out.json {
+        out.json(&serde_json::json!({
+            "machine": machine(),
+            "seconds": started.elapsed().as_secs_f64(),
+            "figures": figures,
+        }));
+    } else {
+        print_table(&figures, out);
+    }
+    Ok(())
+}
+
+fn print_table(figures: &[Figure], out: Output) {
+    out.line(format_args!(
+        "{:<11} {:<44} {:>12}  {:<14} {}",
+        "scenario", "measure", "value", "goal", ""
+    ));
+    for f in figures {
+        let value = if f.value >= 100.0 {
+            format!("{:.0} {}", f.value, f.unit)
+        } else {
+            format!("{:.2} {}", f.value, f.unit)
+        };
+        let goal = f.goal.map_or(String::new(), |g| {
+            format!(
+                "{} {} {}",
+                if g.kind == AT_MOST { "≤" } else { "≥" },
+                g.value,
+                f.unit
+            )
+        });
+        let verdict = match f.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "",
+        };
+        out.line(format_args!(
+            "{:<11} {:<44} {:>12}  {:<14} {verdict}",
+            f.scenario, f.measure, value, goal
+        ));
+    }
+}
+
+fn machine() -> serde_json::Value {
+    serde_json::json!({
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "agency": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The `p` quantile of `times` (milliseconds), nearest rank.
+fn pct(times: &[f64], p: f64) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A market of its own: the dev chain in memory, JobAgency, `agents` staked agents and the
+/// requester (dev account 0).
+struct Market {
+    chain: DevChain,
+    requester: Agency,
+    requester_address: Address,
+    agents: Vec<WorkerHandle>,
+    spec: B256,
+    salt: u64,
+    _dir: tempfile::TempDir,
+}
+
+impl Market {
+    async fn start(agents: u32, args: &BenchArgs) -> Result<Self> {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let chain = DevChain::open(DevConfig::default()).context("starting the dev chain")?;
+        let accounts = chain.accounts().to_vec();
+        let agency = super::dev::deploy(&chain, &accounts[0].signer).await?;
+        let store = Arc::new(MemStore::new());
+        let store_dyn: Arc<dyn BlockStore> = store.clone();
+        let code = add(&store, CODE).await?;
+        let input = add(&store, INPUT).await?;
+        let spec = JobSpec::new(code, input).to_block();
+        let digest = B256::from_slice(spec.cid().hash().digest());
+        store.put(spec).await?;
+
+        let exec: Arc<dyn Executor> = if args.in_process {
+            Arc::new(QuickJsExecutor::in_process())
+        } else {
+            Arc::new(super::run::job_process()?)
+        };
+        let mut handles = Vec::new();
+        for account in accounts.iter().skip(1).take(agents as usize) {
+            let config = WorkerConfig {
+                data_dir: dir.path().join(format!("worker-{}", account.address)),
+                concurrency: args.concurrency as usize,
+                stake: U256::from(10u128.pow(18)),
+                poll_interval: Duration::from_millis(args.poll_interval),
+                confirmations: 0,
+                from_block: 0,
+                ..WorkerConfig::default()
+            };
+            handles.push(
+                super::dev::spawn_agent(
+                    &chain,
+                    agency,
+                    account,
+                    store_dyn.clone(),
+                    exec.clone(),
+                    config,
+                )
+                .await?,
+            );
+        }
+        let requester = super::dev::in_process_agency(&chain, agency, &accounts[0].signer);
+        let market = Self {
+            chain,
+            requester,
+            requester_address: accounts[0].address,
+            agents: handles,
+            spec: digest,
+            salt: 0,
+            _dir: dir,
+        };
+        market.staked(agents).await?;
+        Ok(market)
+    }
+
+    /// Waits until every agent's stake is in (their first transactions), so no scenario
+    /// times the agents' start.
+    async fn staked(&self, agents: u32) -> Result<()> {
+        let start = Instant::now();
+        for account in self.chain.accounts().iter().skip(1).take(agents as usize) {
+            while self
+                .requester
+                .account(account.address)
+                .await?
+                .balance
+                .is_zero()
+            {
+                if start.elapsed() > Duration::from_secs(30) {
+                    bail!("the agents did not deposit their stakes within 30 s");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn now(&self) -> Result<u64> {
+        Ok(self
+            .requester
+            .contract()
+            .provider()
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .context("the chain has no latest block")?
+            .header
+            .timestamp)
+    }
+
+    /// Terms for `count` trivial jobs with `replicas` replicas.
+    async fn terms(&mut self, count: u32, replicas: u8) -> Result<(Terms, Vec<B256>)> {
+        self.salt += 1;
+        let specs = vec![self.spec; count as usize];
+        let terms = Terms {
+            requester: self.requester_address,
+            salt: self.salt,
+            count,
+            specs: protocol::specs_hash(&specs),
+            reward: REWARD,
+            collateral: REWARD,
+            replicas,
+            quorum: replicas / 2 + 1,
+            minReputation: 0,
+            deliveryWindow: 120,
+            revealWindow: 120,
+            deadline: U40::from(self.now().await? + 3600),
+        };
+        Ok((terms, specs))
+    }
+
+    /// Posts `jobs` jobs one after another, each once the last is accepted; returns each one's
+    /// time from sending the post to the first view showing it accepted (ms), and the last
+    /// job's terms.
+    async fn latency(&mut self, replicas: u8, jobs: u32) -> Result<(Vec<f64>, Terms)> {
+        let mut times = Vec::with_capacity(jobs as usize);
+        let mut last = None;
+        for _ in 0..jobs {
+            let (terms, specs) = self.terms(1, replicas).await?;
+            let start = Instant::now();
+            self.requester.post(&terms, &specs).await?;
+            self.accepted(&terms, 0, Duration::from_secs(60)).await?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            last = Some(terms);
+        }
+        Ok((times, last.context("no jobs")?))
+    }
+
+    /// Waits until job `index` is accepted; fails if it ends otherwise or takes `within`.
+    async fn accepted(&self, terms: &Terms, index: u32, within: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let view = self.requester.job(terms, index).await?;
+            match view.status {
+                ACCEPTED => return Ok(()),
+                1 | 2 => {}
+                other => bail!("job {index} ended with status {other}, not accepted"),
+            }
+            if start.elapsed() > within {
+                bail!("job {index} was not accepted within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Posts `n` r = 1 jobs in batches of 100 as fast as the requester can; returns the time
+    /// from the first post to the last job accepted.
+    async fn throughput(&mut self, n: u32) -> Result<Duration> {
+        let mut batches = Vec::new();
+        let start = Instant::now();
+        let mut left = n;
+        while left > 0 {
+            let count = left.min(100);
+            let (terms, specs) = self.terms(count, 1).await?;
+            self.requester.post(&terms, &specs).await?;
+            batches.push(terms);
+            left -= count;
+        }
+        let within = Duration::from_secs(60) + Duration::from_millis(50) * n;
+        for terms in &batches {
+            for index in 0..terms.count {
+                let remaining = within.saturating_sub(start.elapsed());
+                self.accepted(terms, index, remaining).await?;
+            }
+        }
+        Ok(start.elapsed())
+    }
+
+    /// The gas of every transaction in the job's lifecycle: its post and each transaction
+    /// that emitted an event about it (claims, commits, reveals, the end).
+    async fn lifecycle_gas(&self, terms: &Terms) -> Result<(u64, usize)> {
+        let job = protocol::job_id(terms, 0);
+        let batch = protocol::batch_id(terms);
+        let posted = self
+            .requester
+            .posted(batch, 0)
+            .await?
+            .context("the job's post is not on the chain")?;
+        let mut txs = vec![posted.tx];
+        for event in self.requester.job_events(job, 0).await? {
+            if !txs.contains(&event.tx) {
+                txs.push(event.tx);
+            }
+        }
+        let provider = self.requester.contract().provider();
+        let mut gas = 0;
+        for tx in &txs {
+            let receipt = provider
+                .get_transaction_receipt(*tx)
+                .await?
+                .with_context(|| format!("no receipt for {tx}"))?;
+            gas += receipt.gas_used;
+        }
+        Ok((gas, txs.len()))
+    }
+
+    async fn stop(self) -> Result<()> {
+        for agent in &self.agents {
+            agent.shutdown();
+        }
+        for agent in self.agents {
+            agent.join().await.context("an agent failed")?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds `text` to `store` as a UnixFS file.
+async fn add(store: &Arc<MemStore>, text: &str) -> Result<Cid> {
+    let store: &dyn BlockStore = store.as_ref();
+    Ok(agency_store::import(
+        text.as_bytes(),
+        ImportOptions::default(),
+        Some(store),
+        |_| {},
+    )
+    .await?
+    .root)
+}
+
+/// Mean milliseconds per trivial job run by `exec`, one after another, after one warm-up run.
+async fn per_job(exec: &dyn Executor, n: u32) -> Result<f64> {
+    let job = || JobRun::new(CODE, INPUT);
+    let envelope = exec.run(job()).await?;
+    if !envelope.is_ok() {
+        bail!("the trivial job failed in the sandbox: {envelope:?}");
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        exec.run(job()).await?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e3 / f64::from(n))
+}
+
+/// MB/s of adding `len` bytes of pseudo-random data from a file into a memory store.
+async fn store_add(len: u64) -> Result<f64> {
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let path = dir.path().join("data");
+    let mut bytes = vec![0u8; len as usize];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for chunk in bytes.chunks_mut(8) {
+        // xorshift64*: incompressible enough, and no two chunks repeat.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    std::fs::write(&path, &bytes).context("writing the test file")?;
+    drop(bytes);
+    let store = MemStore::new();
+    let start = Instant::now();
+    let summary =
+        agency_store::import_file(&path, ImportOptions::default(), Some(&store), |_| {}).await?;
+    let secs = start.elapsed().as_secs_f64();
+    if summary.size != len {
+        bail!("added {} bytes of {len}", summary.size);
+    }
+    Ok(len as f64 / secs / 1e6)
+}
