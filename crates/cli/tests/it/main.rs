@@ -5,6 +5,7 @@ mod bench;
 mod chain;
 mod dev;
 mod examples;
+mod hosts;
 mod readme;
 mod run;
 mod store;
