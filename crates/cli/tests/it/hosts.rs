@@ -239,12 +239,12 @@ impl Market {
                 start.elapsed() < Duration::from_secs(90),
                 "{what}: not after 90 s: {s:#}"
             );
-            if let Some(secs) = warp {
-                if warped.elapsed() > Duration::from_secs(2) {
-                    self.cast(&["rpc", "evm_increaseTime", &secs.to_string()]);
-                    self.cast(&["rpc", "evm_mine"]);
-                    warped = Instant::now();
-                }
+            if let Some(secs) = warp
+                && warped.elapsed() > Duration::from_secs(2)
+            {
+                self.cast(&["rpc", "evm_increaseTime", &secs.to_string()]);
+                self.cast(&["rpc", "evm_mine"]);
+                warped = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(200));
         }
