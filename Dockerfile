@@ -27,8 +27,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:${DEBIAN}-slim
 ARG FEATURES=""
-# ca-certificates for Kubo or RPC endpoints behind TLS-terminating proxies; chromium only for
-# the browser runtime.
+# ca-certificates: the roots https:// RPC endpoints (and Kubo behind TLS) are checked against;
+# chromium only for the browser runtime.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
        $(case "${FEATURES}" in *browser*) echo chromium ;; esac) \

@@ -118,12 +118,8 @@ impl ChainOpts {
             .parse()
             .with_context(|| format!("--rpc-url {:?} is not a URL", self.rpc_url))?;
         match url.scheme() {
-            "http" => Ok(url),
-            "https" => bail!(
-                "--rpc-url {url}: this build has no TLS yet; reach the node over http (a local \
-                 node, or a TLS-terminating proxy on localhost)"
-            ),
-            other => bail!("--rpc-url {url}: unsupported scheme {other:?} (use http)"),
+            "http" | "https" => Ok(url),
+            other => bail!("--rpc-url {url}: unsupported scheme {other:?} (use http or https)"),
         }
     }
 }

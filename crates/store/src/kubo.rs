@@ -56,9 +56,9 @@ impl KuboStore {
         let parsed = reqwest::Url::parse(&base).map_err(|e| {
             StoreError::InvalidArgument(format!("invalid Kubo API URL {url:?}: {e}"))
         })?;
-        if parsed.scheme() != "http" {
+        if !matches!(parsed.scheme(), "http" | "https") {
             return Err(StoreError::InvalidArgument(format!(
-                "invalid Kubo API URL {url:?}: only http:// is supported (Kubo's RPC API is local; tunnel it for remote nodes)"
+                "invalid Kubo API URL {url:?}: use http:// (or https:// behind a TLS proxy)"
             )));
         }
         let client = reqwest::Client::builder()

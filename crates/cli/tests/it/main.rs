@@ -9,6 +9,7 @@ mod hosts;
 mod readme;
 mod run;
 mod store;
+mod tls;
 mod web;
 mod worker;
 

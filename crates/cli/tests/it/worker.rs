@@ -207,9 +207,9 @@ fn bad_setups_exit_2_with_a_clear_message() {
     let dev_key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
     let cases: [(&[&str], Option<&str>, &str); 7] = [
         (
-            &["--rpc-url", "https://rpc.example", "worker"],
+            &["--rpc-url", "ftp://rpc.example", "worker"],
             Some(dev_key),
-            "no TLS yet",
+            "unsupported scheme \"ftp\" (use http or https)",
         ),
         (
             &["--rpc-url", "not a url", "worker"],
