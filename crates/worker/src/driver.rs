@@ -113,6 +113,7 @@ impl Driver {
             balance: U256::ZERO,
             score: 0,
             margin: config.margin,
+            run_first: config.run_first,
         };
         let mut driver = Self {
             config,
@@ -731,7 +732,12 @@ impl ActionCtx {
                 if self.halt == Some(Halt::Before(call)) {
                     return Msg::Halt;
                 }
-                if let Action::Submit { result, .. } | Action::Reveal { result, .. } = tx
+                if let Action::Submit { result, .. }
+                | Action::Reveal { result, .. }
+                | Action::RevealLast { result, .. }
+                | Action::ClaimAndSubmit { result }
+                | Action::ClaimAndCommit { result, .. }
+                | Action::ClaimAndReveal { result } = tx
                     && let Err(e) = self.work.republish(id, result).await
                 {
                     tracing::warn!(error = %e, "the store lacks our result and it cannot be added");
@@ -757,21 +763,29 @@ impl ActionCtx {
                 c.submit(t, i, U256::from(slot), result)
                     .into_transaction_request(),
             ),
-            Action::Commit { slot, result, salt } => {
-                let sealed = protocol::commitment(
-                    self.chain_id,
-                    self.agency.address(),
-                    self.id,
-                    self.me,
-                    result,
-                    salt,
-                );
-                (
-                    "commit",
-                    c.commit(t, i, U256::from(slot), sealed)
-                        .into_transaction_request(),
-                )
-            }
+            Action::Commit { slot, result, salt } => (
+                "commit",
+                c.commit(t, i, U256::from(slot), self.sealed(result, salt))
+                    .into_transaction_request(),
+            ),
+            Action::RevealLast { slot, result } => (
+                "revealLast",
+                c.revealLast(t, i, U256::from(slot), result)
+                    .into_transaction_request(),
+            ),
+            Action::ClaimAndSubmit { result } => (
+                "claimAndSubmit",
+                c.claimAndSubmit(t, i, result).into_transaction_request(),
+            ),
+            Action::ClaimAndCommit { result, salt } => (
+                "claimAndCommit",
+                c.claimAndCommit(t, i, self.sealed(result, salt))
+                    .into_transaction_request(),
+            ),
+            Action::ClaimAndReveal { result } => (
+                "claimAndReveal",
+                c.claimAndReveal(t, i, result).into_transaction_request(),
+            ),
             Action::Reveal { slot, result, salt } => {
                 // Estimated while others have yet to reveal, ours may land last and finalize
                 // the job, which costs more: ask for the gas that would take.
@@ -791,6 +805,18 @@ impl ActionCtx {
             ),
             _ => unreachable!("not a transaction: {action:?}"),
         }
+    }
+
+    /// This agent's commitment to `result` with `salt` for this job.
+    fn sealed(&self, result: B256, salt: B256) -> B256 {
+        protocol::commitment(
+            self.chain_id,
+            self.agency.address(),
+            self.id,
+            self.me,
+            result,
+            salt,
+        )
     }
 
     /// Sends a transaction; retries what may pass, a few times. A refusal is not an error
@@ -931,6 +957,7 @@ fn phase_name(p: &Phase) -> &'static str {
         Phase::New => "new",
         Phase::Skipped(_) => "skipped",
         Phase::Checking => "check",
+        Phase::Running => "run-first",
         Phase::Claiming => "claim",
         Phase::Working => "work",
         Phase::GivingUp(_) => "give-up",

@@ -73,6 +73,10 @@ pub struct WorkerConfig {
     pub margin: u64,
     /// How long a graceful shutdown waits for in-flight work.
     pub grace: Duration,
+    /// Run each job before claiming it, then claim and deliver in one transaction, and reveal
+    /// in the clear when last: fewer transactions and less gas, for work lost when another
+    /// agent claims first. Suits short jobs.
+    pub run_first: bool,
     /// A test hook: stop dead at a point, as `kill -9` would.
     #[doc(hidden)]
     pub halt: Option<Halt>,
@@ -93,6 +97,7 @@ impl Default for WorkerConfig {
             wall_clock: Duration::from_secs(60),
             margin: 5,
             grace: Duration::from_secs(30),
+            run_first: false,
             halt: None,
         }
     }

@@ -42,7 +42,9 @@ pub enum Phase {
     Skipped(String),
     /// Fetching the spec to see whether this agent can run it.
     Checking,
-    /// A claim is on its way.
+    /// Running the job before claiming it (`run_first`): no slot held yet.
+    Running,
+    /// A claim is on its way (with the result, once the job ran first).
     Claiming,
     /// Holding a slot: computing, delivering, then waiting for reveals and settlement.
     Working,
@@ -146,6 +148,11 @@ pub struct Ctx {
     pub score: i64,
     /// Seconds a claim must leave before the job's deadline to be worth making.
     pub margin: u64,
+    /// Run a job before claiming it, then claim and deliver in one transaction
+    /// (`claimAndSubmit`, `claimAndCommit`, `claimAndReveal`), and deliver in the clear when
+    /// every other slot has committed (`revealLast`): fewer transactions and less gas per job,
+    /// for work lost when another agent claims first.
+    pub run_first: bool,
 }
 
 /// What happened.
@@ -195,6 +202,22 @@ pub enum Action {
         result: B256,
         salt: B256,
     },
+    /// The last slot to deliver, in the clear (every other slot has committed).
+    RevealLast {
+        slot: u8,
+        result: B256,
+    },
+    /// Claim and deliver at once, with the result of a run made before claiming.
+    ClaimAndSubmit {
+        result: B256,
+    },
+    ClaimAndCommit {
+        result: B256,
+        salt: B256,
+    },
+    ClaimAndReveal {
+        result: B256,
+    },
     Finalize,
     Expire,
     Release {
@@ -223,7 +246,7 @@ impl JobState {
     /// holding a slot whose result is not on chain yet.
     pub fn is_busy(&self) -> bool {
         match self.phase {
-            Phase::Checking | Phase::Claiming | Phase::GivingUp(_) => true,
+            Phase::Checking | Phase::Running | Phase::Claiming | Phase::GivingUp(_) => true,
             Phase::Working => !self.delivered,
             _ => false,
         }
@@ -250,6 +273,18 @@ pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobSta
                 Action::Idle
             }
         },
+        Input::SpecChecked(Ok(())) if state.phase == Phase::Checking && ctx.run_first => {
+            if state.result.is_some() {
+                // Ran before (a slot reopened since): claim with that result.
+                next.phase = Phase::Claiming;
+                Action::Observe
+            } else {
+                next.phase = Phase::Running;
+                Action::Compute {
+                    by: terms.deadline.saturating_sub(ctx.margin),
+                }
+            }
+        }
         Input::SpecChecked(Ok(())) if state.phase == Phase::Checking => {
             next.phase = Phase::Claiming;
             next.claims += 1;
@@ -266,6 +301,11 @@ pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobSta
                 next.salt = Some(salt);
             }
             Action::Observe
+        }
+        Input::ComputeFailed(why) if state.phase == Phase::Running => {
+            // Nothing held: nothing to give back.
+            next.phase = Phase::Done(End::Unrunnable(why));
+            Action::Idle
         }
         Input::ComputeFailed(why) if state.result.is_none() => {
             next.phase = Phase::GivingUp(why);
@@ -343,10 +383,23 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             return done(End::Missed);
         }
         return match worth_claiming(terms, ctx, Some(&view)) {
-            Ok(()) if state.phase == Phase::Claiming && state.claims < MAX_CLAIMS => {
-                // The claim went nowhere (refused) and a slot is still free: try again.
+            // Running, but no run in flight (the driver observes a job only between its
+            // actions): a restart lost it. Run again.
+            Ok(()) if state.phase == Phase::Running && state.result.is_none() => (
+                next,
+                Action::Compute {
+                    by: terms.deadline.saturating_sub(ctx.margin),
+                },
+            ),
+            Ok(())
+                if matches!(state.phase, Phase::Running | Phase::Claiming)
+                    && state.claims < MAX_CLAIMS =>
+            {
+                // Ran first, or the claim went nowhere (refused) and a slot is still free:
+                // claim (again).
+                next.phase = Phase::Claiming;
                 next.claims += 1;
-                (next, Action::Claim)
+                (next, claim(state, &view, terms))
             }
             Ok(()) if state.phase == Phase::Claiming => {
                 next.phase = Phase::Skipped(format!("{MAX_CLAIMS} claims refused"));
@@ -406,6 +459,16 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             slot: mine.slot,
             result,
         },
+        // Everyone else has committed: nobody is left to copy the result, so deliver it in
+        // the clear and save the reveal.
+        (SlotPhase::Claimed, Some(result), Some(_))
+            if ctx.run_first && view.committed + 1 == terms.replicas =>
+        {
+            Action::RevealLast {
+                slot: mine.slot,
+                result,
+            }
+        }
         (SlotPhase::Claimed, Some(result), Some(salt)) => Action::Commit {
             slot: mine.slot,
             result,
@@ -444,6 +507,19 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         }
     };
     (next, action)
+}
+
+/// The claim to send: plain, or fused with the delivery when the job ran first.
+fn claim(state: &JobState, view: &View, terms: &Terms) -> Action {
+    match (state.result, state.salt) {
+        (Some(result), _) if terms.replicas == 1 => Action::ClaimAndSubmit { result },
+        // The last free slot, every other one committed: deliver in the clear.
+        (Some(result), _) if view.free == 1 && view.committed + 1 == terms.replicas => {
+            Action::ClaimAndReveal { result }
+        }
+        (Some(result), Some(salt)) => Action::ClaimAndCommit { result, salt },
+        _ => Action::Claim,
+    }
 }
 
 /// Seconds each slot waits after the one before it to settle a job (slot 0 at once).

@@ -68,6 +68,11 @@ pub(crate) struct DevArgs {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     concurrency: u32,
 
+    /// The agents run each job before claiming it and claim and deliver in one transaction
+    /// (see `agency worker --run-first`).
+    #[arg(long)]
+    run_first: bool,
+
     /// How often the agents poll the chain, in milliseconds.
     #[arg(long, default_value_t = 20, value_name = "MS")]
     poll_interval: u64,
@@ -187,6 +192,7 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             poll_interval: Duration::from_millis(args.poll_interval.max(5)),
             confirmations: 0,
             from_block: 0,
+            run_first: args.run_first,
             ..WorkerConfig::default()
         };
         let handle = spawn_agent(&chain, agency, account, store.clone(), exec, config).await?;

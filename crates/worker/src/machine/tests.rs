@@ -22,6 +22,7 @@ fn ctx() -> Ctx {
         balance: U256::from(1_000),
         score: 0,
         margin: 5,
+        run_first: false,
     }
 }
 
@@ -553,4 +554,179 @@ fn a_job_holds_a_place_from_its_check_until_its_result_is_on_chain() {
         "committed: waiting for reveals holds no place"
     );
     assert!(!state(Phase::Skipped("x".into())).is_busy());
+}
+
+fn first() -> Ctx {
+    Ctx {
+        run_first: true,
+        ..ctx()
+    }
+}
+
+#[test]
+fn run_first_runs_before_claiming_then_claims_and_delivers_at_once() {
+    let r1 = terms(1);
+    let (s, a) = step(
+        &state(Phase::Checking),
+        Input::SpecChecked(Ok(())),
+        &r1,
+        &first(),
+    );
+    assert_eq!(s.phase, Phase::Running);
+    assert_eq!(a, Action::Compute { by: DEADLINE - 5 });
+    assert!(s.is_busy(), "a run before the claim takes a place");
+    let result = B256::repeat_byte(1);
+    let salt = B256::repeat_byte(2);
+    let (s, a) = step(&s, Input::Computed { result, salt }, &r1, &first());
+    assert_eq!(a, Action::Observe);
+    // r = 1: claim and submit in one transaction.
+    let (s1, a) = step(&s, Input::Observed(open(10)), &r1, &first());
+    assert_eq!((s1.phase.clone(), s1.claims), (Phase::Claiming, 1));
+    assert_eq!(a, Action::ClaimAndSubmit { result });
+    // Mined: the slot shows as revealed (delivered); the job is accepted in the same call.
+    let (s1, _) = step(&s1, Input::Sent, &r1, &first());
+    let (s1, a) = step(
+        &s1,
+        Input::Observed(holding(11, SlotPhase::Revealed)),
+        &r1,
+        &first(),
+    );
+    assert_eq!(s1.phase, Phase::Working);
+    assert!(s1.delivered);
+    assert!(matches!(a, Action::WakeAt(_)), "{a:?}");
+
+    // r = 3 with slots free and fewer than two committed: claim and commit.
+    let r3 = terms(3);
+    let view = View {
+        free: 3,
+        ..open(10)
+    };
+    let (_, a) = step(&s, Input::Observed(view.clone()), &r3, &first());
+    assert_eq!(a, Action::ClaimAndCommit { result, salt });
+    // The last free slot, the two others committed: claim and reveal in the clear.
+    let last = View {
+        free: 1,
+        committed: 2,
+        ..open(10)
+    };
+    let (_, a) = step(&s, Input::Observed(last), &r3, &first());
+    assert_eq!(a, Action::ClaimAndReveal { result });
+    // The last slot free but one other only claimed: a commitment, as usual.
+    let not_last = View {
+        free: 1,
+        committed: 1,
+        ..open(10)
+    };
+    let (_, a) = step(&s, Input::Observed(not_last), &r3, &first());
+    assert_eq!(a, Action::ClaimAndCommit { result, salt });
+}
+
+#[test]
+fn run_first_loses_a_race_without_losing_anything() {
+    let r3 = terms(3);
+    let ran = computed(Phase::Running).with_claims(0);
+    // Every slot taken while it ran: skipped, looked at again if a slot reopens.
+    let full = View {
+        free: 0,
+        committed: 3,
+        ..open(10)
+    };
+    let (s, a) = step(&ran, Input::Observed(full), &r3, &first());
+    assert_eq!(s.phase, Phase::Skipped(NO_FREE_SLOT.into()));
+    assert_eq!(a, Action::Idle);
+    // A slot reopens: checked again, and claimed with the result it already has (no rerun).
+    let (s, a) = step(&s, Input::Observed(open(20)), &r3, &first());
+    assert_eq!((s.phase.clone(), a), (Phase::Checking, Action::CheckSpec));
+    let (s, a) = step(&s, Input::SpecChecked(Ok(())), &r3, &first());
+    assert_eq!((s.phase.clone(), a), (Phase::Claiming, Action::Observe));
+    let (s, a) = step(&s, Input::Observed(open(21)), &r3, &first());
+    assert_eq!(s.claims, 1);
+    assert!(matches!(a, Action::ClaimAndCommit { .. }), "{a:?}");
+    // Refused three times (races lost): skipped.
+    let mut s = s;
+    for _ in 0..2 {
+        let (n, a) = step(&s, Input::Observed(open(22)), &r3, &first());
+        assert!(matches!(a, Action::ClaimAndCommit { .. }), "{a:?}");
+        s = n;
+    }
+    let (s, a) = step(&s, Input::Observed(open(23)), &r3, &first());
+    assert_eq!(a, Action::Idle);
+    assert!(matches!(s.phase, Phase::Skipped(_)), "{s:?}");
+    // A job that ends while it runs: passed, nothing held.
+    let ended = View {
+        status: Status::Cancelled,
+        ..open(30)
+    };
+    let (s, _) = step(
+        &computed(Phase::Running),
+        Input::Observed(ended),
+        &r3,
+        &first(),
+    );
+    assert_eq!(s.phase, Phase::Done(End::Passed));
+}
+
+#[test]
+fn run_first_failures_and_restarts() {
+    let r1 = terms(1);
+    // A run that cannot finish holds nothing: the job ends unrunnable, no release sent.
+    let (s, a) = step(
+        &state(Phase::Running),
+        Input::ComputeFailed("input missing".into()),
+        &r1,
+        &first(),
+    );
+    assert_eq!(
+        s.phase,
+        Phase::Done(End::Unrunnable("input missing".into()))
+    );
+    assert_eq!(a, Action::Idle);
+    // Observed while Running with no result: the run was lost with a restart; run again.
+    let (s, a) = step(
+        &state(Phase::Running),
+        Input::Observed(open(10)),
+        &r1,
+        &first(),
+    );
+    assert_eq!(s.phase, Phase::Running);
+    assert_eq!(a, Action::Compute { by: DEADLINE - 5 });
+    // A claim-and-commit whose receipt was lost: the view shows the slot committed.
+    let r3 = terms(3);
+    let (s, a) = step(
+        &computed(Phase::Claiming),
+        Input::Observed(holding(10, SlotPhase::Committed)),
+        &r3,
+        &first(),
+    );
+    assert_eq!(s.phase, Phase::Working);
+    assert!(s.delivered);
+    assert!(matches!(a, Action::WakeAt(_)), "{a:?}");
+}
+
+#[test]
+fn a_held_slot_reveals_in_the_clear_when_the_others_have_committed() {
+    let r3 = terms(3);
+    let mut view = holding(10, SlotPhase::Claimed);
+    view.committed = 2;
+    let (_, a) = step(
+        &computed(Phase::Working),
+        Input::Observed(view.clone()),
+        &r3,
+        &first(),
+    );
+    assert_eq!(
+        a,
+        Action::RevealLast {
+            slot: 1,
+            result: B256::repeat_byte(1)
+        }
+    );
+    // Claim-first agents keep commit and reveal.
+    let (_, a) = step(
+        &computed(Phase::Working),
+        Input::Observed(view),
+        &r3,
+        &ctx(),
+    );
+    assert!(matches!(a, Action::Commit { .. }), "{a:?}");
 }

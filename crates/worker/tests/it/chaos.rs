@@ -139,10 +139,13 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
     ));
 
     // Agents 1 and 2 are honest; 3 is honest but killed and restarted at random moments;
-    // 4 returns random results; 5 and 6 collude on the same wrong result.
+    // 4 returns random results; 5 and 6 collude on the same wrong result. Agents 2, 4 and 6
+    // run jobs before claiming them and claim and deliver in one transaction; the others
+    // claim first.
     let config = |i: usize| {
         let mut c = m.config(i);
         c.concurrency = 8;
+        c.run_first = i.is_multiple_of(2);
         c
     };
     let quickjs = || Arc::new(agency_runner::QuickJsExecutor::in_process());

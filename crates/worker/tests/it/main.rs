@@ -554,3 +554,106 @@ async fn three_agents_r3_on_anvil() {
     let (terms, _) = three_agents_r3(&m, None).await;
     assert_eq!(m.job(&terms).await.revealed, 3);
 }
+
+/// An agent that runs jobs before claiming them.
+async fn runs_first(m: &Market, account: usize) -> WorkerHandle {
+    let mut config = m.config(account);
+    config.run_first = true;
+    m.honest_with(account, config, m.store.clone(), None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
+    let m = Market::dev().await;
+    let spec = m.spec(CODE, INPUT).await;
+    let (_, digest) = m.expected(&spec, CODE, INPUT).await;
+    let head = || async { m.provider().get_block_number().await.unwrap() + 1 };
+    let ok_gas =
+        |calls: &[support::Call]| -> u64 { calls.iter().filter(|c| c.ok).map(|c| c.gas).sum() };
+
+    // Warm-up: each agent's first claim also registers it (two fresh storage words, ~44k
+    // gas once); the goals are for agents already at work.
+    let mut agents = Vec::new();
+    for account in 1..=3 {
+        agents.push(runs_first(&m, account).await);
+    }
+    let warm = m.post(&spec, 3).await;
+    assert_eq!(m.settled(&warm, WITHIN).await.status, ACCEPTED);
+
+    // r = 1: the winner sends one transaction, claimAndSubmit. The others ran it too and lost
+    // the race: their claims fail (at estimation, or on chain if sent at the same moment).
+    let from = head().await;
+    let terms = m.post(&spec, 1).await;
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED, "{view:?}");
+    let accepted = m
+        .requester
+        .job_events(agency_chain::protocol::job_id(&terms, 0), 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|e| match e.event {
+            agency_chain::bindings::JobAgency::JobAgencyEvents::Accepted(a) => Some(a.result),
+            _ => None,
+        });
+    assert_eq!(accepted, Some(digest), "the honest result is accepted");
+    let calls = m.calls_since(from).await;
+    let ok: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.ok)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(ok, ["post", "claimAndSubmit"], "{calls:?}");
+    assert!(
+        calls.iter().all(|c| c.ok || c.name == "claimAndSubmit"),
+        "{calls:?}"
+    );
+    let gas = ok_gas(&calls);
+    assert!(
+        gas <= 120_000,
+        "r = 1 lifecycle {gas} gas, goal 120k: {calls:?}"
+    );
+
+    // r = 3, the third agent arriving late: two claim and commit, the third finds both
+    // committed and claims and reveals in the clear; the two reveal, the last finalizes.
+    let late = agents.pop().unwrap();
+    let late_address = late.agent();
+    stop(vec![late]).await;
+    let from = head().await;
+    let terms = m.post(&spec, 3).await;
+    m.until(&terms, WITHIN, |v| v.committed == U256::from(2))
+        .await;
+    agents.push(runs_first(&m, 3).await);
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED, "{view:?}");
+    assert!(
+        view.slots
+            .iter()
+            .all(|s| s.phase == REVEALED && s.sealedResult == digest),
+        "{view:?}"
+    );
+    let calls = m.calls_since(from).await;
+    assert!(calls.iter().all(|c| c.ok), "{calls:?}");
+    let mut names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "claimAndCommit",
+            "claimAndCommit",
+            "claimAndReveal",
+            "post",
+            "reveal",
+            "reveal"
+        ],
+        "{calls:?}"
+    );
+    let last = calls.iter().find(|c| c.name == "claimAndReveal").unwrap();
+    assert_eq!(last.from, late_address);
+    let gas = ok_gas(&calls);
+    assert!(
+        gas <= 400_000,
+        "r = 3 lifecycle {gas} gas, goal 400k: {calls:?}"
+    );
+    stop(agents).await;
+}

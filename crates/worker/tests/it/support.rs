@@ -40,6 +40,15 @@ pub(crate) enum Node {
     Anvil(alloy::node_bindings::AnvilInstance),
 }
 
+/// A mined transaction: who sent which contract call, whether it succeeded, its gas.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) from: Address,
+    pub(crate) name: String,
+    pub(crate) ok: bool,
+    pub(crate) gas: u64,
+}
+
 pub(crate) struct Market {
     pub(crate) node: Node,
     pub(crate) store: Arc<MemStore>,
@@ -171,13 +180,23 @@ impl Market {
     /// The contract calls `who` sent, in order, by name (`deposit`, `claim`, …), and whether
     /// each succeeded.
     pub(crate) async fn calls_from(&self, who: Address) -> Vec<(String, bool)> {
+        self.calls_since(1)
+            .await
+            .into_iter()
+            .filter(|c| c.from == who)
+            .map(|c| (c.name, c.ok))
+            .collect()
+    }
+
+    /// Every transaction mined from block `from` on, in order.
+    pub(crate) async fn calls_since(&self, from: u64) -> Vec<Call> {
         use alloy::consensus::Transaction as _;
         use alloy::network::TransactionResponse as _;
         use alloy::sol_types::SolInterface;
         let p = self.provider();
         let head = p.get_block_number().await.expect("block number");
         let mut calls = Vec::new();
-        for n in 1..=head {
+        for n in from.max(1)..=head {
             let block = p
                 .get_block_by_number(n.into())
                 .full()
@@ -185,9 +204,6 @@ impl Market {
                 .expect("block")
                 .expect("a block");
             for tx in block.transactions.into_transactions() {
-                if tx.from() != who {
-                    continue;
-                }
                 let name =
                     agency_chain::bindings::JobAgency::JobAgencyCalls::abi_decode(tx.input())
                         .map(|c| {
@@ -198,13 +214,17 @@ impl Market {
                                 .to_owned()
                         })
                         .unwrap_or_else(|_| "?".into());
-                let ok = p
+                let receipt = p
                     .get_transaction_receipt(tx.tx_hash())
                     .await
                     .expect("receipt")
-                    .expect("mined")
-                    .status();
-                calls.push((name, ok));
+                    .expect("mined");
+                calls.push(Call {
+                    from: tx.from(),
+                    name,
+                    ok: receipt.status(),
+                    gas: receipt.gas_used,
+                });
             }
         }
         calls
