@@ -6,6 +6,58 @@ use alloy::sol_types::SolValue;
 
 use crate::bindings::IJobAgency::Terms;
 
+/// A job's status as `jobOf` reports it (`IJobAgency.Status`, docs/protocol.md §1). Code 0
+/// is a job that does not exist; `jobOf` reverts with `UnknownJob` for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Open,
+    Revealing,
+    Accepted,
+    NoConsensus,
+    Expired,
+    Cancelled,
+}
+
+impl JobStatus {
+    /// Every status, in the contract's order.
+    pub const ALL: [Self; 6] = [
+        Self::Open,
+        Self::Revealing,
+        Self::Accepted,
+        Self::NoConsensus,
+        Self::Expired,
+        Self::Cancelled,
+    ];
+
+    /// The status with the contract's `code`; `None` for 0 (no job) or a code this build does
+    /// not know.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+
+    /// Its name in command-line output and JSON: `open`, `no-consensus`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Revealing => "revealing",
+            Self::Accepted => "accepted",
+            Self::NoConsensus => "no-consensus",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status named `name` (as [`JobStatus::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether the job is over: nothing more can happen to it.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Open | Self::Revealing)
+    }
+}
+
 /// How many low bits of a job id hold its index in the batch.
 pub const INDEX_BITS: u32 = 32;
 
@@ -62,6 +114,33 @@ mod tests {
             job.0[28..].copy_from_slice(&index.to_be_bytes());
             assert_eq!(split_job_id(job), (batch, index));
         }
+    }
+
+    #[test]
+    fn job_status_codes_are_the_contracts() {
+        // The ABI carries enums as uint8 without their names: read them from the source.
+        let source = include_str!("../../../contracts/src/IJobAgency.sol");
+        let body = source
+            .split("enum Status {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("IJobAgency.sol declares enum Status");
+        let names: Vec<&str> = body.split(',').map(str::trim).collect();
+        assert_eq!(names.len(), 7, "{names:?}");
+        assert_eq!(names[0], "None");
+        assert_eq!(JobStatus::from_code(0), None);
+        for (code, name) in names.iter().enumerate().skip(1) {
+            let ours = JobStatus::from_code(code as u8).expect("a known code");
+            assert_eq!(format!("{ours:?}"), *name, "code {code}");
+            assert_eq!(JobStatus::from_name(ours.name()), Some(ours));
+        }
+        assert_eq!(JobStatus::from_code(7), None);
+        assert_eq!(JobStatus::from_name("Open"), None);
+        let terminal: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(terminal.len(), 4);
     }
 
     #[test]

@@ -874,16 +874,8 @@ impl ActionCtx {
     }
 
     fn view(&self, v: &JobView) -> View {
-        // IJobAgency.Status: None, Open, Revealing, Accepted, NoConsensus, Expired, Cancelled.
-        let status = match v.status {
-            1 => Status::Open,
-            2 => Status::Revealing,
-            3 => Status::Accepted,
-            4 => Status::NoConsensus,
-            5 => Status::Expired,
-            6 => Status::Cancelled,
-            _ => Status::Unknown,
-        };
+        let status = agency_chain::protocol::JobStatus::from_code(v.status)
+            .map_or(Status::Unknown, Status::from);
         let phase = |p: u8| match p {
             1 => Some(SlotPhase::Claimed),
             2 => Some(SlotPhase::Committed),

@@ -87,8 +87,22 @@ pub enum Status {
     NoConsensus,
     Expired,
     Cancelled,
-    /// `jobOf` reverted with `UnknownJob`.
+    /// `jobOf` reverted with `UnknownJob` (or reported a status this build does not know).
     Unknown,
+}
+
+impl From<agency_chain::protocol::JobStatus> for Status {
+    fn from(s: agency_chain::protocol::JobStatus) -> Self {
+        use agency_chain::protocol::JobStatus as J;
+        match s {
+            J::Open => Self::Open,
+            J::Revealing => Self::Revealing,
+            J::Accepted => Self::Accepted,
+            J::NoConsensus => Self::NoConsensus,
+            J::Expired => Self::Expired,
+            J::Cancelled => Self::Cancelled,
+        }
+    }
 }
 
 /// The phase of this agent's slot.

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agency_chain::Agency;
 use agency_chain::bindings::IJobAgency::Terms;
-use agency_chain::{Agency, protocol};
+use agency_chain::protocol::{self, JobStatus};
 use agency_devchain::{DevChain, DevConfig};
 use agency_primitives::JobSpec;
 use agency_runner::{Executor, JobRun, QuickJsExecutor};
@@ -152,7 +153,6 @@ const CODE: &str =
     "window.jsJobRun = function (input, options, cb) { cb(null, input.a + input.b); };";
 const INPUT: &str = r#"{"a": 2, "b": 3}"#;
 const REWARD: u128 = 1_000_000_000_000_000; // 0.001 ether
-const ACCEPTED: u8 = 3;
 
 pub(crate) async fn run(args: BenchArgs, out: Output) -> Result<()> {
     let mut scenarios: Vec<Scenario> = args.scenarios.clone();
@@ -478,10 +478,10 @@ impl Market {
         let start = Instant::now();
         loop {
             let view = self.requester.job(terms, index).await?;
-            match view.status {
-                ACCEPTED => return Ok(()),
-                1 | 2 => {}
-                other => bail!("job {index} ended with status {other}, not accepted"),
+            match JobStatus::from_code(view.status) {
+                Some(JobStatus::Accepted) => return Ok(()),
+                Some(s) if !s.is_terminal() => {}
+                other => bail!("job {index} ended {other:?}, not accepted"),
             }
             if start.elapsed() > within {
                 bail!("job {index} was not accepted within {within:?}");

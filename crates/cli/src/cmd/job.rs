@@ -5,17 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use agency_chain::Posted;
 use agency_chain::bindings::IJobAgency::{JobView, Terms};
 use agency_chain::bindings::JobAgency::JobAgencyEvents;
 use agency_chain::events::ChainEvent;
-use agency_chain::{Posted, protocol};
+use agency_chain::protocol::{self, JobStatus};
 use agency_primitives::{Cid, Envelope, JobSpec, parse_cid, parse_hex32, raw_cid};
 use agency_store::{BlockStore, ImportOptions, import_file};
 use alloy::primitives::aliases::U40;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -126,51 +127,23 @@ pub(crate) struct ListArgs {
     #[arg(long)]
     mine: bool,
     /// Only jobs in this state.
-    #[arg(long, value_enum, value_name = "STATE")]
-    state: Option<State>,
+    #[arg(long, value_name = "STATE", value_parser = state_parser())]
+    state: Option<JobStatus>,
     #[command(flatten)]
     from: FromBlock,
 }
 
-/// A job's status on chain (docs/protocol.md §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum State {
-    Open,
-    Revealing,
-    Accepted,
-    NoConsensus,
-    Expired,
-    Cancelled,
+/// The job status with the contract's `code`.
+fn status_of(code: u8) -> Result<JobStatus> {
+    JobStatus::from_code(code)
+        .with_context(|| format!("the contract reported an unknown job status {code}"))
 }
 
-impl State {
-    fn of(status: u8) -> Result<Self> {
-        Ok(match status {
-            1 => Self::Open,
-            2 => Self::Revealing,
-            3 => Self::Accepted,
-            4 => Self::NoConsensus,
-            5 => Self::Expired,
-            6 => Self::Cancelled,
-            other => bail!("the contract reported an unknown job status {other}"),
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Revealing => "revealing",
-            Self::Accepted => "accepted",
-            Self::NoConsensus => "no-consensus",
-            Self::Expired => "expired",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    fn terminal(self) -> bool {
-        !matches!(self, Self::Open | Self::Revealing)
-    }
+/// `--state`: one of the status names.
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = JobStatus> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(JobStatus::ALL.map(JobStatus::name))
+        .map(|name| JobStatus::from_name(&name).expect("one of the listed names"))
 }
 
 const PHASES: [&str; 4] = ["empty", "claimed", "committed", "revealed"];
@@ -381,7 +354,7 @@ async fn follow(
     from_block: u64,
     store: &Arc<dyn BlockStore>,
     out: Output,
-) -> Result<(State, Option<(Cid, Vec<u8>)>)> {
+) -> Result<(JobStatus, Option<(Cid, Vec<u8>)>)> {
     let job = protocol::job_id(terms, index);
     let pause = if conn.chain_id == DEV_CHAIN_ID {
         Duration::from_millis(50)
@@ -398,7 +371,7 @@ async fn follow(
             .job(terms, index)
             .await
             .context("reading the job")?;
-        let state = State::of(view.status)?;
+        let state = status_of(view.status)?;
         let events = conn
             .agency
             .job_events(job, from_block)
@@ -420,11 +393,11 @@ async fn follow(
             ));
         }
         seen = events.len().max(1);
-        if state == State::Accepted {
+        if state == JobStatus::Accepted {
             let found = fetch_result(conn, job, from_block, store).await?;
             return Ok((state, Some(found)));
         }
-        if state.terminal() {
+        if state.is_terminal() {
             return Ok((state, None));
         }
         // Past its deadlines a job waits for anyone to settle it: do it, at most every 5 s.
@@ -432,7 +405,7 @@ async fn follow(
         let deadline = terms.deadline.to::<u64>();
         let reveal_end = view.revealEnd.saturating_to::<u64>();
         let due = match state {
-            State::Open => now > deadline,
+            JobStatus::Open => now > deadline,
             _ => reveal_end > 0 && now > reveal_end,
         };
         if due && settle_sent.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
@@ -524,10 +497,12 @@ fn slash_reason(reason: u8) -> &'static str {
 }
 
 /// Prints how a followed job ended; returns whether it succeeded.
-fn print_result(job: B256, state: State, result: Option<(Cid, Vec<u8>)>, out: Output) -> bool {
+fn print_result(job: B256, state: JobStatus, result: Option<(Cid, Vec<u8>)>, out: Output) -> bool {
     let Some((cid, bytes)) = result else {
         if out.json {
-            out.json(&json!({"job": job, "status": state, "result": null, "envelope": null}));
+            out.json(
+                &json!({"job": job, "status": state.name(), "result": null, "envelope": null}),
+            );
         }
         out.notice(format_args!("job {job} ended {}: no result", state.name()));
         return false;
@@ -537,7 +512,7 @@ fn print_result(job: B256, state: State, result: Option<(Cid, Vec<u8>)>, out: Ou
         let envelope: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         out.json(&json!({
             "job": job,
-            "status": state,
+            "status": state.name(),
             "result": cid.to_string(),
             "envelope": envelope,
         }));
@@ -681,7 +656,8 @@ async fn status(job: JobRef, g: &GlobalOpts, out: Output) -> Result<()> {
 #[derive(Debug, Serialize)]
 struct JobInfo {
     job: B256,
-    status: State,
+    #[serde(serialize_with = "status_name")]
+    status: JobStatus,
     requester: Address,
     reward: String,
     collateral: String,
@@ -693,12 +669,16 @@ struct JobInfo {
     posted_block: u64,
 }
 
+fn status_name<S: serde::Serializer>(status: &JobStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(status.name())
+}
+
 impl JobInfo {
     fn new(posted: &Posted, index: u32, view: &JobView) -> Result<Self> {
         let t = &posted.terms;
         Ok(Self {
             job: posted.job_id(index),
-            status: State::of(view.status)?,
+            status: status_of(view.status)?,
             requester: t.requester,
             reward: t.reward.to_string(),
             collateral: t.collateral.to_string(),
@@ -816,13 +796,13 @@ async fn result(job: JobRef, g: &GlobalOpts, out: Output) -> Result<bool> {
 }
 
 /// The result of an accepted job; an error naming the state otherwise.
-async fn accepted_result(job: &JobRef, g: &GlobalOpts) -> Result<(State, (Cid, Vec<u8>))> {
+async fn accepted_result(job: &JobRef, g: &GlobalOpts) -> Result<(JobStatus, (Cid, Vec<u8>))> {
     let conn = connect(&g.chain, Signer::None, false).await?;
     let (posted, index) = find(&conn, job).await?;
     let view = conn.agency.job(&posted.terms, index).await?;
-    let state = State::of(view.status)?;
-    if state != State::Accepted {
-        let why = if state.terminal() {
+    let state = status_of(view.status)?;
+    if state != JobStatus::Accepted {
+        let why = if state.is_terminal() {
             "it ended without a result"
         } else {
             "no result yet"
@@ -878,7 +858,7 @@ async fn cancel(job: JobRef, g: &GlobalOpts, out: Output) -> Result<()> {
     if out.json {
         out.json(&json!({
             "job": job.id,
-            "status": State::Cancelled,
+            "status": JobStatus::Cancelled.name(),
             "refund": reward.to_string(),
             "tx": receipt.transaction_hash,
         }));
