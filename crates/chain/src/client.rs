@@ -12,6 +12,27 @@ use crate::error::ChainError;
 use crate::protocol;
 use crate::sender::Sender;
 
+/// Time allowed for one JSON-RPC request over HTTP, the answer included.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The HTTP client for JSON-RPC endpoints (`http://` and `https://`): a connection within
+/// 10 s, each request answered within `timeout`. Without a bound, a request on a half-open
+/// connection to a hung node waits for TCP to give up (many minutes), and an agent with it.
+pub fn http_client(timeout: Duration) -> alloy::transports::http::reqwest::Client {
+    alloy::transports::http::reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client with TLS from the platform's roots")
+}
+
+/// A provider for the JSON-RPC endpoint at `url`, its requests bounded by [`RPC_TIMEOUT`].
+pub fn http_provider(url: alloy::transports::http::reqwest::Url) -> DynProvider {
+    alloy::providers::ProviderBuilder::new()
+        .connect_reqwest(http_client(RPC_TIMEOUT), url)
+        .erased()
+}
+
 /// A deployed JobAgency seen through one provider (and the account it signs for).
 ///
 /// The full typed API is [`Agency::contract`]; the methods here cover what clients do most,

@@ -15,7 +15,9 @@ mod lookup;
 pub mod protocol;
 mod sender;
 
-pub use client::{Account, Agency, RECEIPT_TIMEOUT, wait_receipt};
+pub use client::{
+    Account, Agency, RECEIPT_TIMEOUT, RPC_TIMEOUT, http_client, http_provider, wait_receipt,
+};
 pub use error::ChainError;
 pub use keys::{KeyError, KeySource};
 pub use lookup::Posted;

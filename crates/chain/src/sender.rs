@@ -85,7 +85,7 @@ impl Sender {
             .disable_recommended_fillers()
             .filler(ChainIdFiller::default())
             .wallet(EthereumWallet::from(signer))
-            .connect_http(url)
+            .connect_reqwest(crate::client::http_client(crate::client::RPC_TIMEOUT), url)
             .erased();
         Self::new(provider, from, config)
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use agency_chain::{Agency, SendConfig, Sender};
 use agency_devchain::{DEV_MNEMONIC, dev_accounts};
 use alloy::primitives::Address;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::transports::http::reqwest::Url;
 use anyhow::{Context, Result, bail};
@@ -74,7 +74,7 @@ pub(crate) async fn connect(
         Signer::OrDev if opts.has_key() => Some(opts.key()?.load()?),
         _ => None,
     };
-    let reader = ProviderBuilder::new().connect_http(url.clone()).erased();
+    let reader = agency_chain::http_provider(url.clone());
     let chain_id = reach(&reader, &url).await?;
     if let Some(expected) = opts.expect_chain
         && expected != chain_id

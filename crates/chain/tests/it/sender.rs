@@ -244,3 +244,35 @@ async fn a_gas_limit_in_the_request_is_a_floor_over_the_estimate() {
         "the floor costs nothing unused"
     );
 }
+
+#[tokio::test]
+async fn a_node_that_accepts_and_never_answers_fails_the_request_in_time() {
+    // A half-open connection: the node takes the connection and the request, then hangs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url: alloy::transports::http::reqwest::Url =
+        format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            open.push(socket);
+        }
+    });
+    let provider = alloy::providers::ProviderBuilder::new()
+        .connect_reqwest(agency_chain::http_client(Duration::from_millis(500)), url)
+        .erased();
+    let start = std::time::Instant::now();
+    let err = provider.get_chain_id().await.unwrap_err();
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
+        "failed after {waited:?}: {err}"
+    );
+    assert!(
+        format!("{err:?}").contains("TimedOut"),
+        "{err:?}"
+    );
+    held.abort();
+}

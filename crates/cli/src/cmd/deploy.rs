@@ -20,7 +20,10 @@ pub(crate) async fn run(g: &GlobalOpts, out: Output) -> Result<()> {
     let key = conn.signer.clone().expect("connected with a signer");
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
-        .connect_http(conn.url.clone())
+        .connect_reqwest(
+            agency_chain::http_client(agency_chain::RPC_TIMEOUT),
+            conn.url.clone(),
+        )
         .erased();
     let agency = Agency::deploy(provider.clone())
         .await

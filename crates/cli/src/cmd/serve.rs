@@ -29,7 +29,7 @@ pub(crate) async fn run(args: ServeArgs, g: &GlobalOpts, out: Output) -> Result<
     let conn = connect(&g.chain, Signer::None, false).await?;
     let store_app = g.store.http_router(g.store.open()?);
     let upstream = conn.url.clone();
-    let client = reqwest::Client::new();
+    let client = agency_chain::http_client(agency_chain::RPC_TIMEOUT);
     let rpc = axum::Router::new().route(
         "/",
         axum::routing::post(move |body: Bytes| {

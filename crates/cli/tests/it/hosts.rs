@@ -149,6 +149,8 @@ impl Drop for Proc {
 }
 
 struct Market {
+    // Fields drop in order: the processes first, then their hosts.
+    _procs: Vec<Proc>,
     net: Net,
     dir: tempfile::TempDir,
     rpc: String,
@@ -156,7 +158,8 @@ struct Market {
     /// Address of each agent, a1 to a3.
     agents: Vec<String>,
     requester: String,
-    _procs: Vec<Proc>,
+    /// The agents' logs (stderr), shown when a wait fails.
+    logs: Vec<PathBuf>,
 }
 
 impl Market {
@@ -237,7 +240,8 @@ impl Market {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(90),
-                "{what}: not after 90 s: {s:#}"
+                "{what}: not after 90 s: {s:#}\n{}",
+                self.agent_logs()
             );
             if let Some(secs) = warp
                 && warped.elapsed() > Duration::from_secs(2)
@@ -262,6 +266,21 @@ impl Market {
             .unwrap();
         assert!(o.status.success(), "cast {args:?}: {}", stderr(&o));
         stdout(&o).trim().to_owned()
+    }
+
+    /// The last lines each agent logged.
+    fn agent_logs(&self) -> String {
+        let mut text = String::new();
+        for log in &self.logs {
+            let all = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = all.lines().collect();
+            text.push_str(&format!("--- {}\n", log.display()));
+            for line in &lines[lines.len().saturating_sub(20)..] {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text
     }
 
     fn balance(&self, account: &str) -> u128 {
@@ -355,6 +374,7 @@ fn start() -> Market {
         agents: Vec::new(),
         requester: "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266".to_owned(),
         _procs: Vec::new(),
+        logs: Vec::new(),
     };
     // The requester's host reaches the node once anvil is up; then deploys.
     let t = Instant::now();
@@ -385,6 +405,9 @@ fn start() -> Market {
     };
     assert_eq!(deployed["address"], AGENCY);
     for (i, host) in ["a1", "a2", "a3"].into_iter().enumerate() {
+        let log = market.dir.path().join(format!("{host}.log"));
+        let stderr = std::fs::File::create(&log).unwrap();
+        market.logs.push(log);
         let (agent, doc) = started(
             market
                 .net
@@ -395,7 +418,7 @@ fn start() -> Market {
                 .args(["--stake", "0.1eth", "--poll-interval", "100"])
                 .args(["--confirmations", "1", "--from-block", "0"])
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
+                .stderr(stderr)
                 .spawn()
                 .unwrap(),
         );
