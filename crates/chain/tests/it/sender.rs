@@ -270,9 +270,6 @@ async fn a_node_that_accepts_and_never_answers_fails_the_request_in_time() {
         waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
         "failed after {waited:?}: {err}"
     );
-    assert!(
-        format!("{err:?}").contains("TimedOut"),
-        "{err:?}"
-    );
+    assert!(format!("{err:?}").contains("TimedOut"), "{err:?}");
     held.abort();
 }

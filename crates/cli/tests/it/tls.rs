@@ -131,19 +131,21 @@ fn https_rpc_urls_work_with_a_trusted_certificate_and_fail_without() {
         &["--agency", &address, "account", "deposit", "0.5eth"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(
-        true,
-        &[
-            "--agency",
-            &address,
-            "account",
-            "balance",
-            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let balance: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(balance["balance"], "500000000000000000");
+    let balance = || {
+        let o = run(
+            true,
+            &[
+                "--agency",
+                &address,
+                "account",
+                "balance",
+                "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()["balance"].clone()
+    };
+    assert_eq!(balance(), "500000000000000000");
 
     // Not trusted: refused before anything is sent, and the error says why.
     let o = run(
@@ -154,19 +156,9 @@ fn https_rpc_urls_work_with_a_trusted_certificate_and_fail_without() {
     let err = stderr(&o);
     assert!(err.contains("cannot reach the JSON-RPC endpoint"), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
-    let o = run(
-        true,
-        &[
-            "--agency",
-            &address,
-            "account",
-            "balance",
-            "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
-        ],
-    );
-    let balance: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(
-        balance["balance"], "500000000000000000",
+        balance(),
+        "500000000000000000",
         "the refused deposit sent nothing"
     );
 
