@@ -237,7 +237,7 @@ impl Driver {
                     }
                 }
             }
-            self.journal.sync()?;
+            self.journal.sync_off_thread().await?;
             self.compact()?;
             self.dispatch();
             if let Some(by) = stopping

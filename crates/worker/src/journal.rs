@@ -204,6 +204,32 @@ impl Journal {
         Ok(())
     }
 
+    /// [`Journal::sync`] on the blocking pool: the flush waits on the disk without holding an
+    /// async thread the agent's other tasks (runs, chain calls) need meanwhile.
+    pub async fn sync_off_thread(&mut self) -> Result<(), JournalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut file = self
+            .file
+            .try_clone()
+            .map_err(|e| io("writing", &self.path, e))?;
+        let mut bytes = std::mem::take(&mut self.pending);
+        let written = tokio::task::spawn_blocking(move || {
+            file.write_all(&bytes)
+                .and_then(|()| file.sync_data())
+                .map(|()| {
+                    bytes.clear();
+                    bytes
+                })
+        })
+        .await
+        .map_err(|e| io("writing", &self.path, std::io::Error::other(e)))?;
+        // On failure the agent stops (the records may be half written); nothing is retried.
+        self.pending = written.map_err(|e| io("writing", &self.path, e))?;
+        Ok(())
+    }
+
     /// Replaces the file with only these records (atomically: a temporary file, synced, then
     /// renamed over the journal).
     pub fn rewrite<'a>(

@@ -80,7 +80,12 @@ impl Work {
 
         let start = Instant::now();
         let block = Block::new(CODEC_RAW, envelope.canonical_bytes());
-        keep(&self.path(job), &block).map_err(|e| format!("keeping the result: {e}"))?;
+        // Its flushes wait on the disk: off the async threads, which the other jobs share.
+        let (path, kept) = (self.path(job), block.clone());
+        tokio::task::spawn_blocking(move || keep(&path, &kept))
+            .await
+            .map_err(|e| format!("keeping the result: {e}"))?
+            .map_err(|e| format!("keeping the result: {e}"))?;
         let digest = B256::from_slice(block.cid().hash().digest());
         retry(deadline, || self.store.put(block.clone()))
             .await
