@@ -17,7 +17,7 @@ import {
   parseEther,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { type Posted, accountOf, agencyAbi, batches, chain, config, jobId, jobOf, reader } from "./chain";
+import { type JobView, type Posted, JobBook, accountOf, agencyAbi, chain, config, jobId, jobOf, reader } from "./chain";
 import { runJob } from "./runner";
 import { getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
@@ -38,6 +38,7 @@ export class BrowserAgent {
   private running = false;
   private jobs: Record<string, Mine>;
   private busy = false;
+  private readonly book = new JobBook();
   onLog: (line: string, kind?: string) => void = () => {};
 
   constructor() {
@@ -102,23 +103,22 @@ export class BrowserAgent {
     if (this.busy) return;
     this.busy = true;
     try {
-      for (const posted of await batches()) {
-        for (let i = 0; i < posted.terms.count; i++) {
-          if (!this.running) return;
-          await this.consider(posted, i);
-        }
+      for (const job of await this.book.refresh()) {
+        if (!this.running) return;
+        await this.consider(job.posted, job.index, job.view);
       }
     } finally {
       this.busy = false;
     }
   }
 
-  private async consider(posted: Posted, index: number) {
+  private async consider(posted: Posted, index: number, view: JobView) {
     const t = posted.terms;
     const id = jobId(t, index);
     const mine = this.jobs[id];
     if (mine?.done) return;
-    const view = await jobOf(t, index);
+    // An ended job this tab never held: nothing to do, ever.
+    if (!mine && view.status >= 3) return;
     const now = Math.floor(Date.now() / 1000);
     if (!mine) {
       if (view.status !== 1 || now + 30 >= t.deadline) return;

@@ -136,10 +136,17 @@ function toTerms(t: Record<string, unknown>): Terms {
   };
 }
 
-async function logs(topics: (Hex | null)[]) {
+async function logs(topics: (Hex | null)[], from = 0n, to?: bigint) {
   const raw = await reader.request({
     method: "eth_getLogs",
-    params: [{ address: config.agency, fromBlock: "0x0", toBlock: "latest", topics }],
+    params: [
+      {
+        address: config.agency,
+        fromBlock: `0x${from.toString(16)}`,
+        toBlock: to === undefined ? "latest" : `0x${to.toString(16)}`,
+        topics,
+      },
+    ],
   });
   return parseEventLogs({ abi: agencyAbi, logs: raw as never }) as unknown as Event[];
 }
@@ -157,7 +164,10 @@ const POSTED_TOPIC = keccak256(
 
 /** Every batch posted, oldest first (only `batch`'s if given). */
 export async function batches(batch?: Hex): Promise<Posted[]> {
-  const found = await logs(batch ? [POSTED_TOPIC, batch] : [POSTED_TOPIC]);
+  return postedIn(await logs(batch ? [POSTED_TOPIC, batch] : [POSTED_TOPIC]));
+}
+
+function postedIn(found: Event[]): Posted[] {
   return found.flatMap((l) =>
     l.eventName === "JobsPosted"
       ? [
@@ -170,6 +180,44 @@ export async function batches(batch?: Hex): Promise<Posted[]> {
         ]
       : [],
   );
+}
+
+/** A job as a {@link JobBook} tracks it. */
+export interface Tracked {
+  id: Hex;
+  posted: Posted;
+  index: number;
+  view: JobView;
+}
+
+/**
+ * Every job of the contract, kept current at a cost that does not grow with the market's
+ * history: each refresh reads only the blocks posted since the last one, and `jobOf` only for
+ * the jobs not yet over (an ended job never changes again).
+ */
+export class JobBook {
+  private next = 0n;
+  private readonly tracked = new Map<Hex, Tracked>();
+
+  /** Catches up with the chain; returns every job, oldest first. */
+  async refresh(): Promise<Tracked[]> {
+    const head = await reader.getBlockNumber();
+    if (head >= this.next) {
+      for (const posted of postedIn(await logs([POSTED_TOPIC], this.next, head))) {
+        for (let index = 0; index < posted.terms.count; index++) {
+          const id = jobId(posted.terms, index);
+          if (!this.tracked.has(id)) {
+            this.tracked.set(id, { id, posted, index, view: await jobOf(posted.terms, index) });
+          }
+        }
+      }
+      this.next = head + 1n;
+    }
+    for (const job of this.tracked.values()) {
+      if (job.view.status <= 2) job.view = await jobOf(job.posted.terms, job.index);
+    }
+    return [...this.tracked.values()];
+  }
 }
 
 /** The batch and index of job `id`. */

@@ -9,8 +9,8 @@ import {
   type Terms,
   accountOf,
   agencyAbi,
+  JobBook,
   allEvents,
-  batches,
   config,
   findJob,
   init,
@@ -72,24 +72,26 @@ async function jobsPage() {
       body,
     ),
   );
+  const book = new JobBook();
   const tick = async () => {
     const rows: HTMLElement[] = [];
-    for (const posted of (await batches()).reverse()) {
-      for (let i = 0; i < posted.terms.count; i++) {
-        const id = jobId(posted.terms, i);
-        const view = await jobOf(posted.terms, i);
-        rows.push(
-          h(
-            "tr",
-            { "data-job": id, "data-status": STATUS[view.status] },
-            h("td", {}, h("a", { href: `#/job/${id}` }, short(id))),
-            h("td", { class: `status ${STATUS[view.status]}` }, STATUS[view.status]),
-            h("td", {}, String(posted.terms.replicas)),
-            h("td", {}, eth(posted.terms.reward)),
-            h("td", {}, short(posted.terms.requester)),
-          ),
-        );
-      }
+    // Newest batch first, its jobs in order.
+    const jobs = await book.refresh();
+    const order = new Map<Hex, number>();
+    for (const j of jobs) if (!order.has(j.posted.batch)) order.set(j.posted.batch, order.size);
+    jobs.sort((a, b) => order.get(b.posted.batch)! - order.get(a.posted.batch)! || a.index - b.index);
+    for (const { id, posted, view } of jobs) {
+      rows.push(
+        h(
+          "tr",
+          { "data-job": id, "data-status": STATUS[view.status] },
+          h("td", {}, h("a", { href: `#/job/${id}` }, short(id))),
+          h("td", { class: `status ${STATUS[view.status]}` }, STATUS[view.status]),
+          h("td", {}, String(posted.terms.replicas)),
+          h("td", {}, eth(posted.terms.reward)),
+          h("td", {}, short(posted.terms.requester)),
+        ),
+      );
     }
     body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5" }, "No jobs yet."))]));
   };

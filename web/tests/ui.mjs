@@ -83,6 +83,17 @@ try {
   await page.goto(`${base}/#/`);
   await page.locator("#jobs tbody tr[data-status=accepted]").nth(1).waitFor();
   await page.screenshot({ path: `${outDir}/jobs.png`, fullPage: true });
+  // Both jobs are over, so the list's refreshes read only the chain's head and new batches:
+  // no more `jobOf` calls (eth_call), however long the market's history.
+  const calls = [];
+  const record = (req) => {
+    if (req.url().endsWith("/rpc") && req.method() === "POST") calls.push(JSON.parse(req.postData()).method);
+  };
+  page.on("request", record);
+  await page.waitForTimeout(2500);
+  page.off("request", record);
+  if (!calls.includes("eth_blockNumber")) throw new Error(`the list did not refresh: ${calls}`);
+  if (calls.includes("eth_call")) throw new Error(`ended jobs were read again: ${calls}`);
   await page.goto(`${base}/#/agents`);
   await page.locator("#agents tbody tr[data-agent]").nth(2).waitFor();
   await page.screenshot({ path: `${outDir}/agents.png`, fullPage: true });
