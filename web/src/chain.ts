@@ -202,19 +202,22 @@ export class JobBook {
   /** Catches up with the chain; returns every job, oldest first. */
   async refresh(): Promise<Tracked[]> {
     const head = await reader.getBlockNumber();
+    const added = new Set<Hex>();
     if (head >= this.next) {
       for (const posted of postedIn(await logs([POSTED_TOPIC], this.next, head))) {
         for (let index = 0; index < posted.terms.count; index++) {
           const id = jobId(posted.terms, index);
           if (!this.tracked.has(id)) {
             this.tracked.set(id, { id, posted, index, view: await jobOf(posted.terms, index) });
+            added.add(id);
           }
         }
       }
       this.next = head + 1n;
     }
+    // Jobs just added were read above; the rest are read again while not over.
     for (const job of this.tracked.values()) {
-      if (job.view.status <= 2) job.view = await jobOf(job.posted.terms, job.index);
+      if (!added.has(job.id) && job.view.status <= 2) job.view = await jobOf(job.posted.terms, job.index);
     }
     return [...this.tracked.values()];
   }

@@ -196,10 +196,7 @@ impl Journal {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file
-            .write_all(&self.pending)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| io("writing", &self.path, e))?;
+        append_synced(&mut self.file, &self.pending).map_err(|e| io("writing", &self.path, e))?;
         self.pending.clear();
         Ok(())
     }
@@ -216,12 +213,10 @@ impl Journal {
             .map_err(|e| io("writing", &self.path, e))?;
         let mut bytes = std::mem::take(&mut self.pending);
         let written = tokio::task::spawn_blocking(move || {
-            file.write_all(&bytes)
-                .and_then(|()| file.sync_data())
-                .map(|()| {
-                    bytes.clear();
-                    bytes
-                })
+            append_synced(&mut file, &bytes).map(|()| {
+                bytes.clear();
+                bytes
+            })
         })
         .await
         .map_err(|e| io("writing", &self.path, std::io::Error::other(e)))?;
@@ -330,6 +325,12 @@ fn parse(path: &Path, bytes: &[u8], header: Header) -> Result<Loaded, JournalErr
         .filter(|j| !j.state.is_done())
         .collect();
     Ok(loaded)
+}
+
+/// Appends `bytes` to the journal file and waits until they are on disk.
+fn append_synced(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    file.write_all(bytes)?;
+    file.sync_data()
 }
 
 fn io(op: &'static str, path: &Path, source: std::io::Error) -> JournalError {

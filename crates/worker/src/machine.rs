@@ -294,9 +294,7 @@ pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobSta
                 Action::Observe
             } else {
                 next.phase = Phase::Running;
-                Action::Compute {
-                    by: terms.deadline.saturating_sub(ctx.margin),
-                }
+                run_before_claiming(terms, ctx)
             }
         }
         Input::SpecChecked(Ok(())) if state.phase == Phase::Checking => {
@@ -399,12 +397,9 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         return match worth_claiming(terms, ctx, Some(&view)) {
             // Running, but no run in flight (the driver observes a job only between its
             // actions): a restart lost it. Run again.
-            Ok(()) if state.phase == Phase::Running && state.result.is_none() => (
-                next,
-                Action::Compute {
-                    by: terms.deadline.saturating_sub(ctx.margin),
-                },
-            ),
+            Ok(()) if state.phase == Phase::Running && state.result.is_none() => {
+                (next, run_before_claiming(terms, ctx))
+            }
             Ok(())
                 if matches!(state.phase, Phase::Running | Phase::Claiming)
                     && state.claims < MAX_CLAIMS =>
@@ -521,6 +516,13 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         }
     };
     (next, action)
+}
+
+/// Runs the job with no slot held (`run_first`): it must end `margin` before the job's deadline.
+fn run_before_claiming(terms: &Terms, ctx: &Ctx) -> Action {
+    Action::Compute {
+        by: terms.deadline.saturating_sub(ctx.margin),
+    }
 }
 
 /// The claim to send: plain, or fused with the delivery when the job ran first.
