@@ -26,13 +26,19 @@
 //! # Isolation
 //! Each job gets a fresh runtime with no filesystem, network, process or environment access.
 //! [`QuickJsExecutor`] runs it in a child process with rlimits (address space, CPU seconds,
-//! open files), so an engine bug cannot take the agent down.
+//! open files), so an engine bug cannot take the agent down. Job processes are forked from a
+//! zygote started once ([`zygote`]), so each job's process starts as an already-loaded copy; a
+//! job cannot reach the next one's, which is a fork of the zygote, not of it. The price: all forks
+//! share the zygote's address-space layout (as Android's app zygote does), which weakens ASLR
+//! against an engine exploit; the gain is a job process that starts without exec or dynamic
+//! loading (BENCHMARKS.md has the figures).
 //!
 //! Depends on `agency-primitives` only: it knows nothing of stores or chains.
 
 mod process;
 mod quickjs;
 mod rng;
+pub mod zygote;
 
 #[cfg(feature = "browser")]
 mod browser;

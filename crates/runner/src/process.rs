@@ -3,18 +3,24 @@
 use std::{
     io::{Read, Write},
     path::PathBuf,
-    process::{ExitCode, Stdio},
+    process::ExitCode,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use agency_primitives::Envelope;
 use async_trait::async_trait;
-use rustix::process::{Resource, Rlimit, setrlimit};
+use rustix::{
+    fs::{FileType, fstat},
+    process::{Resource, Rlimit, setrlimit},
+};
 use serde::{Deserialize, Serialize};
-use tokio::{io::AsyncWriteExt, process::Child};
+use tokio::io::AsyncWriteExt;
 
-use crate::{Executor, JobRun, RunnerError, run_in_process};
+use crate::{
+    Executor, JobRun, RunnerError, run_in_process,
+    zygote::{ForkError, JobProcess, Zygote},
+};
 
 /// Address space a child may map beyond the job's memory limit: the binary, its libraries,
 /// the engine's own structures and the stack.
@@ -24,9 +30,10 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// The QuickJS executor.
 ///
-/// By default each job runs in a child process (`program args…`, normally `agency __job`) that
-/// reads the job, limits itself with rlimits and runs it; a few children are started ahead of
-/// time so that `fork`/`exec` overlaps other work (each still serves exactly one job).
+/// By default each job runs in a child process that reads the job, limits itself with rlimits
+/// and runs it. Child processes are forked from a zygote (`program args…`, normally
+/// `agency __job`, started once; see [`crate::zygote`]), and a few are forked ahead of time so
+/// that even the fork overlaps other work; each still serves exactly one job.
 /// [`QuickJsExecutor::in_process`] runs jobs on the blocking pool instead (tests, benchmarks:
 /// no process isolation).
 #[derive(Debug, Clone)]
@@ -34,31 +41,56 @@ pub struct QuickJsExecutor {
     pool: Option<Arc<ChildPool>>,
 }
 
-/// Job processes started ahead of time, waiting for their job on stdin.
+/// The zygote, and job processes forked ahead of time, waiting for their job on stdin.
 #[derive(Debug)]
 struct ChildPool {
     program: PathBuf,
     args: Vec<String>,
-    warm: Mutex<Vec<Child>>,
+    /// Started on the first job; started again if it dies.
+    zygote: Mutex<Option<Zygote>>,
+    warm: Mutex<Vec<JobProcess>>,
     size: usize,
 }
 
 impl ChildPool {
-    fn spawn(&self) -> std::io::Result<Child> {
-        tokio::process::Command::new(&self.program)
-            .args(&self.args)
-            .env_clear()
-            .env("TZ", "UTC")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+    fn new(program: PathBuf, args: Vec<String>, size: usize) -> Self {
+        Self {
+            program,
+            args,
+            zygote: Mutex::new(None),
+            warm: Mutex::new(Vec::new()),
+            size,
+        }
+    }
+
+    /// Forks a job process from the zygote, starting the zygote first if there is none or the
+    /// one there is has gone.
+    fn spawn(&self) -> std::io::Result<JobProcess> {
+        let mut zygote = self.zygote.lock().expect("zygote lock");
+        let mut restarted = false;
+        loop {
+            let running = match zygote.as_mut() {
+                Some(running) => running,
+                None => {
+                    restarted = true;
+                    zygote.insert(Zygote::start(&self.program, &self.args)?)
+                }
+            };
+            match running.fork() {
+                Ok(process) => return Ok(process),
+                Err(ForkError::Failed(e)) => return Err(e),
+                Err(ForkError::Gone(e)) => {
+                    *zygote = None;
+                    if restarted {
+                        return Err(e);
+                    }
+                }
+            }
+        }
     }
 
     /// Returns a started child (a waiting one if any) and starts replacements in the background.
-    fn take(self: &Arc<Self>) -> std::io::Result<(Child, bool)> {
+    fn take(self: &Arc<Self>) -> std::io::Result<(JobProcess, bool)> {
         let waiting = self.warm.lock().expect("pool lock").pop();
         let pool = self.clone();
         tokio::spawn(async move { pool.refill() });
@@ -97,12 +129,7 @@ impl QuickJsExecutor {
     /// Runs each job in a child process started as `program args…`, which must call
     /// [`child_main`].
     pub fn in_child(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
-        let pool = ChildPool {
-            program: program.into(),
-            args,
-            warm: Mutex::new(Vec::new()),
-            size: Self::WARM_CHILDREN,
-        };
+        let pool = ChildPool::new(program.into(), args, Self::WARM_CHILDREN);
         Self {
             pool: Some(Arc::new(pool)),
         }
@@ -111,20 +138,23 @@ impl QuickJsExecutor {
     /// Sets how many job processes are kept started ahead of time (0 for one-shot use, such as
     /// `agency run`, where a waiting child would only be killed at exit).
     pub fn with_warm_children(self, n: usize) -> Self {
-        let pool = self.pool.map(|p| {
-            Arc::new(ChildPool {
-                program: p.program.clone(),
-                args: p.args.clone(),
-                warm: Mutex::new(Vec::new()),
-                size: n,
-            })
-        });
+        let pool = self
+            .pool
+            .map(|p| Arc::new(ChildPool::new(p.program.clone(), p.args.clone(), n)));
         Self { pool }
     }
 
     /// Runs jobs in this process, on tokio's blocking pool.
     pub fn in_process() -> Self {
         Self { pool: None }
+    }
+
+    /// The pid of the zygote the job processes are forked from: `None` in process, and until
+    /// the first job starts it. For monitoring and tests.
+    pub fn zygote_pid(&self) -> Option<u32> {
+        let pool = self.pool.as_ref()?;
+        let zygote = pool.zygote.lock().expect("zygote lock");
+        zygote.as_ref().map(Zygote::pid)
     }
 }
 
@@ -151,14 +181,14 @@ async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, Runne
     };
     let (mut child, waited) = pool.take().map_err(|e| io("starting", e))?;
     let request = serde_json::to_vec(&job).expect("a job serializes");
-    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdin = child.stdin().expect("a new job process has its stdin");
     if let Err(e) = stdin.write_all(&request).await {
         if !waited {
             return Err(io("writing the job to", e));
         }
         // A waiting child that died meanwhile: start a fresh one for this job.
         child = pool.spawn().map_err(|e| io("starting", e))?;
-        stdin = child.stdin.take().expect("stdin is piped");
+        stdin = child.stdin().expect("a new job process has its stdin");
         stdin
             .write_all(&request)
             .await
@@ -166,24 +196,25 @@ async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, Runne
     }
     drop(stdin);
     let cap = job.wall_clock + KILL_GRACE;
-    let out = match tokio::time::timeout(cap, child.wait_with_output()).await {
+    let (stdout, stderr) = match tokio::time::timeout(cap, child.output()).await {
         Ok(out) => out.map_err(|e| io("waiting for", e))?,
-        // Dropping the child kills it (kill_on_drop).
+        // Dropping the child kills it.
         Err(_) => {
             return Err(RunnerError::WallClock {
                 after: job.wall_clock,
             });
         }
     };
-    match serde_json::from_slice::<ChildReply>(&out.stdout) {
+    match serde_json::from_slice::<ChildReply>(&stdout) {
         Ok(ChildReply::Envelope(envelope)) => Ok(envelope),
         Ok(ChildReply::WallClock(after)) => Err(RunnerError::WallClock { after }),
         Ok(ChildReply::Engine(e)) => Err(RunnerError::Engine(e)),
         Err(_) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = String::from_utf8_lossy(&stderr);
             let stderr = stderr.trim();
+            // The zygote reaps its children, so the exit status is not ours to see.
             Err(RunnerError::Crashed {
-                status: out.status.to_string(),
+                status: "it ended without a reply".to_owned(),
                 stderr: if stderr.is_empty() {
                     String::new()
                 } else {
@@ -194,9 +225,25 @@ async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, Runne
     }
 }
 
-/// The job child process: limits itself, reads a [`JobRun`] (JSON) from stdin, runs it in
-/// QuickJS and writes the reply to stdout. `agency __job` calls this.
+/// The job program's `main`: `agency __job` calls this first thing, before any thread starts.
+///
+/// Started with a socket as stdin it is the executor's zygote (see [`crate::zygote`]) and forks
+/// job processes on request. Otherwise it is one job process: it reads a [`JobRun`] (JSON) from
+/// stdin, limits itself, runs the job in QuickJS and writes the reply to stdout.
 pub fn child_main() -> ExitCode {
+    let stdin = std::io::stdin();
+    let is_socket = fstat(&stdin).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_socket());
+    if !is_socket {
+        return serve_one();
+    }
+    match rustix::io::dup(&stdin) {
+        Ok(socket) => crate::zygote::serve(socket, serve_one),
+        Err(e) => child_failed(&format!("taking the zygote's socket: {e}")),
+    }
+}
+
+/// One job process: see [`child_main`].
+fn serve_one() -> ExitCode {
     let mut request = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut request) {
         return child_failed(&format!("reading the job: {e}"));

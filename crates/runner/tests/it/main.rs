@@ -7,6 +7,7 @@ mod adversarial;
 mod browser;
 mod determinism;
 mod fixtures;
+mod zygote;
 
 use std::{path::PathBuf, sync::Arc};
 
