@@ -9,7 +9,7 @@
 //! runaway job is an infrastructure error, never an envelope), so browser jobs are not for
 //! replicated verification across engines.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use agency_primitives::{Envelope, LogEntry};
 use async_trait::async_trait;
@@ -36,8 +36,12 @@ const PAGE_HOST: &str = include_str!("browser_host.js");
 pub struct BrowserExecutor {
     browser: Mutex<Browser>,
     handler: JoinHandle<()>,
-    _profile: tempfile::TempDir,
+    /// Chromium's profile; removed by [`Executor::close`].
+    profile: std::sync::Mutex<Option<tempfile::TempDir>>,
 }
+
+/// How long [`Executor::close`] waits for Chromium to exit after asking it to.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize)]
 struct PageReply {
@@ -91,8 +95,14 @@ impl BrowserExecutor {
         Ok(Self {
             browser: Mutex::new(browser),
             handler,
-            _profile: profile,
+            profile: std::sync::Mutex::new(Some(profile)),
         })
+    }
+
+    /// The directory Chromium keeps its profile in; `None` once closed.
+    pub fn profile_dir(&self) -> Option<PathBuf> {
+        let profile = self.profile.lock().expect("profile lock");
+        profile.as_ref().map(|p| p.path().to_owned())
     }
 
     async fn run_in_page(&self, job: &JobRun) -> Result<PageReply, RunnerError> {
@@ -179,6 +189,27 @@ impl Executor for BrowserExecutor {
             _ => {}
         }
         Ok(assemble(state, &job))
+    }
+
+    /// Asks Chromium to close (kills it after 5 s), waits for it to exit, then removes the
+    /// profile. Dropping the executor instead kills Chromium without waiting, and removes the
+    /// profile while Chromium may still be writing it: the directory then stays behind.
+    async fn close(&self) {
+        let mut browser = self.browser.lock().await;
+        let closed = tokio::time::timeout(CLOSE_WAIT, async {
+            if browser.close().await.is_ok() {
+                let _ = browser.wait().await;
+            }
+        })
+        .await;
+        if closed.is_err() {
+            let _ = browser.kill().await;
+        }
+        drop(browser);
+        let profile = self.profile.lock().expect("profile lock").take();
+        if let Some(profile) = profile {
+            let _ = profile.close();
+        }
     }
 
     fn runtime(&self) -> &'static str {

@@ -139,4 +139,7 @@ pub trait Executor: Send + Sync + std::fmt::Debug {
     async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError>;
     /// Returns the runtime's name as it appears in job specs (`quickjs`).
     fn runtime(&self) -> &'static str;
+    /// Stops what the executor started and removes its temporary files, once no job runs.
+    /// Dropping an executor without it still stops its processes but may leave files behind.
+    async fn close(&self) {}
 }

@@ -81,7 +81,9 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
         }
         _ => return Err(RunnerError::UnknownRuntime(args.runtime).into()),
     };
-    let envelope: Envelope = exec.run(job).await.context("running the job")?;
+    let ran = exec.run(job).await;
+    exec.close().await;
+    let envelope: Envelope = ran.context("running the job")?;
     out.raw_line(&String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"));
     Ok(envelope.is_ok())
 }

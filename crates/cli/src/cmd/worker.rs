@@ -139,6 +139,7 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
         run_first: args.run_first,
         ..WorkerConfig::default()
     };
+    let to_close = executors.clone();
     let deps = Deps {
         agency: conn.agency,
         agent: me,
@@ -171,18 +172,21 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
         ));
         out.notice("Ctrl-C stops claiming and finishes in-flight work");
     }
-    tokio::select! {
+    let stopped = tokio::select! {
         () = crate::shutdown_signal() => {
             out.notice("stopping: no new claims; finishing in-flight work");
             handle.shutdown();
-            handle.join().await.context("the agent failed while stopping")?;
+            handle.join().await.context("the agent failed while stopping")
         }
         // The agent only stops by itself on an error.
         () = async { any_finished(&[&handle]).await } => {
-            handle.join().await.context("the agent stopped")?;
+            handle.join().await.context("the agent stopped")
         }
+    };
+    for exec in &to_close {
+        exec.close().await;
     }
-    Ok(())
+    stopped
 }
 
 /// The runtimes this build offers.

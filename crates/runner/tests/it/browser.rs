@@ -72,6 +72,7 @@ async fn fixtures_in_chromium() {
     );
     let (env, text) = run(b.as_ref(), fixture("syntax-error")).await;
     assert_eq!(env.outcome.unwrap_err().kind, ErrorKind::Syntax, "{text}");
+    b.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -93,6 +94,7 @@ async fn a_dom_job_measures_layout() {
         json!({"width": 150, "tag": "DIV", "html": true}),
         "{text}"
     );
+    b.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -132,6 +134,7 @@ async fn the_network_is_unreachable_and_jobs_are_isolated() {
         json!("undefined"),
         "a fresh context per job: {text}"
     );
+    b.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -147,4 +150,22 @@ async fn a_runaway_job_hits_the_wall_clock_cap() {
     // The executor still works afterwards.
     let (env, _) = run(b.as_ref(), fixture("return-input")).await;
     assert!(env.is_ok());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_stops_chromium_and_leaves_no_profile_behind() {
+    let b = browser().await;
+    let (env, _) = run(b.as_ref(), fixture("return-input")).await;
+    assert!(env.is_ok());
+    let profile = b.profile_dir().unwrap();
+    assert!(
+        profile.join("Default").is_dir(),
+        "Chromium wrote its profile"
+    );
+    b.close().await;
+    assert_eq!(b.profile_dir(), None);
+    // Chromium's helper processes are gone too: nothing writes the profile back.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!profile.exists(), "{} is left behind", profile.display());
 }
