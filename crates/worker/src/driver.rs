@@ -874,8 +874,7 @@ impl ActionCtx {
     }
 
     fn view(&self, v: &JobView) -> View {
-        let status = agency_chain::protocol::JobStatus::from_code(v.status)
-            .map_or(Status::Unknown, Status::from);
+        let status: Status = protocol::JobStatus::from_code(v.status);
         let phase = |p: u8| match p {
             1 => Some(SlotPhase::Claimed),
             2 => Some(SlotPhase::Committed),
@@ -898,7 +897,7 @@ impl ActionCtx {
             committed: v.committed.saturating_to(),
             free,
             mine,
-            earned: (status == Status::Accepted)
+            earned: (status == Some(protocol::JobStatus::Accepted))
                 .then(|| earned(&self.terms, v, self.me))
                 .flatten(),
         }
@@ -908,7 +907,7 @@ impl ActionCtx {
 fn unknown(now: u64) -> View {
     View {
         now,
-        status: Status::Unknown,
+        status: None,
         reveal_end: 0,
         committed: 0,
         free: 0,

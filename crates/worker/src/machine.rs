@@ -7,6 +7,7 @@
 //! journals the state a step returns before it starts the step's action, so the result and salt a
 //! commitment binds are on disk before the commitment is sent, and never change afterwards.
 
+use agency_chain::protocol::JobStatus;
 use alloy::primitives::{B256, U256};
 use serde::{Deserialize, Serialize};
 
@@ -78,32 +79,9 @@ pub enum End {
     Vanished,
 }
 
-/// The job's status on chain, as far as the agent cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Revealing,
-    Accepted,
-    NoConsensus,
-    Expired,
-    Cancelled,
-    /// `jobOf` reverted with `UnknownJob` (or reported a status this build does not know).
-    Unknown,
-}
-
-impl From<agency_chain::protocol::JobStatus> for Status {
-    fn from(s: agency_chain::protocol::JobStatus) -> Self {
-        use agency_chain::protocol::JobStatus as J;
-        match s {
-            J::Open => Self::Open,
-            J::Revealing => Self::Revealing,
-            J::Accepted => Self::Accepted,
-            J::NoConsensus => Self::NoConsensus,
-            J::Expired => Self::Expired,
-            J::Cancelled => Self::Cancelled,
-        }
-    }
-}
+/// The job's status on chain: `None` when `jobOf` reverted with `UnknownJob` (or reported a
+/// status this build does not know).
+pub type Status = Option<JobStatus>;
 
 /// The phase of this agent's slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,7 +332,7 @@ fn worth_claiming(terms: &Terms, ctx: &Ctx, view: Option<&View>) -> Result<(), S
         ));
     }
     if let Some(view) = view {
-        if view.status != Status::Open {
+        if view.status != Some(JobStatus::Open) {
             return Err("not open".into());
         }
         if view.free == 0 {
@@ -379,11 +357,9 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
     };
     // A job that ended: how it ended for this agent.
     match view.status {
-        Status::Unknown => return done(End::Vanished),
-        Status::Accepted | Status::NoConsensus | Status::Expired | Status::Cancelled => {
-            return done(ended(&view, state));
-        }
-        Status::Open | Status::Revealing => {}
+        None => return done(End::Vanished),
+        Some(status) if status.is_terminal() => return done(ended(&view, state)),
+        Some(_) => {}
     }
     let held_before = matches!(state.phase, Phase::Working | Phase::GivingUp(_));
     let Some(mine) = view.mine else {
@@ -449,7 +425,7 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         view.reveal_end
     };
     let action = match (mine.phase, state.result, state.salt) {
-        (SlotPhase::Claimed, _, _) if view.status == Status::Revealing => {
+        (SlotPhase::Claimed, _, _) if view.status == Some(JobStatus::Revealing) => {
             // Commits closed by the deadline without us: we are slashed at finalize, which
             // anyone may call once reveals end.
             settle(view.reveal_end, Action::Finalize)
@@ -486,7 +462,7 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         // Claimed with a result but no salt (r > 1) cannot happen: both are set together.
         (SlotPhase::Claimed, Some(_), None) => Action::Release { slot: mine.slot },
         (SlotPhase::Committed, result, salt) => {
-            let reveals_open = view.status == Status::Revealing
+            let reveals_open = view.status == Some(JobStatus::Revealing)
                 || (view.now > terms.deadline && view.committed >= terms.quorum);
             match (result, salt) {
                 _ if reveals_open && view.now > end && view.reveal_end != 0 => {
@@ -508,7 +484,7 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
             }
         }
         (SlotPhase::Revealed, _, _) => {
-            if view.status == Status::Revealing && view.now > end {
+            if view.status == Some(JobStatus::Revealing) && view.now > end {
                 settle(end, Action::Finalize)
             } else {
                 wake(end + 1)
@@ -560,12 +536,12 @@ fn ended(view: &View, state: &JobState) -> End {
         };
     };
     match (view.status, mine.phase) {
-        (Status::Accepted, SlotPhase::Revealed) => match view.earned {
+        (Some(JobStatus::Accepted), SlotPhase::Revealed) => match view.earned {
             Some(earned) => End::Won(earned),
             None => End::Lost,
         },
-        (Status::NoConsensus, SlotPhase::Revealed) => End::NoConsensus,
-        (Status::Expired, SlotPhase::Committed) => End::Expired,
+        (Some(JobStatus::NoConsensus), SlotPhase::Revealed) => End::NoConsensus,
+        (Some(JobStatus::Expired), SlotPhase::Committed) => End::Expired,
         _ => End::Missed,
     }
 }

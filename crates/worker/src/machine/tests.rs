@@ -29,7 +29,7 @@ fn ctx() -> Ctx {
 fn open(now: u64) -> View {
     View {
         now,
-        status: Status::Open,
+        status: Some(JobStatus::Open),
         reveal_end: 0,
         committed: 0,
         free: 1,
@@ -147,7 +147,7 @@ fn jobs_full_closed_or_near_their_deadline_are_skipped() {
     };
     let late = open(DEADLINE - 5);
     let revealing = View {
-        status: Status::Revealing,
+        status: Some(JobStatus::Revealing),
         ..open(10)
     };
     for (view, why) in [
@@ -289,7 +289,7 @@ fn a_lapsed_slot_waits_and_an_evicted_one_ends_missed() {
     // Commits closed without us: wait for the reveal end (plus this slot's turn), then
     // finalize, which slashes us but ends the job.
     let closed = View {
-        status: Status::Revealing,
+        status: Some(JobStatus::Revealing),
         reveal_end: 80,
         ..holding(30, SlotPhase::Claimed)
     };
@@ -319,7 +319,7 @@ fn a_committed_slot_reveals_when_reveals_open_and_not_before() {
     };
     // Opened by the r-th commit.
     let opened = View {
-        status: Status::Revealing,
+        status: Some(JobStatus::Revealing),
         reveal_end: 80,
         committed: 3,
         ..holding(30, SlotPhase::Committed)
@@ -369,7 +369,7 @@ fn a_revealed_slot_finalizes_after_the_reveal_end() {
     let t = terms(3);
     let s = computed(Phase::Working);
     let waiting = View {
-        status: Status::Revealing,
+        status: Some(JobStatus::Revealing),
         reveal_end: 80,
         ..holding(30, SlotPhase::Revealed)
     };
@@ -393,7 +393,7 @@ fn a_revealed_slot_finalizes_after_the_reveal_end() {
     // Slot 0 finalizes at once.
     let first = View {
         now: 81,
-        status: Status::Revealing,
+        status: Some(JobStatus::Revealing),
         reveal_end: 80,
         mine: Some(Mine {
             slot: 0,
@@ -419,31 +419,31 @@ fn terminal_views_end_the_job_with_the_agents_outcome() {
     };
     let won = U256::from(55);
     assert_eq!(
-        end(Status::Accepted, SlotPhase::Revealed, Some(won)),
+        end(Some(JobStatus::Accepted), SlotPhase::Revealed, Some(won)),
         Phase::Done(End::Won(won))
     );
     assert_eq!(
-        end(Status::Accepted, SlotPhase::Revealed, None),
+        end(Some(JobStatus::Accepted), SlotPhase::Revealed, None),
         Phase::Done(End::Lost)
     );
     assert_eq!(
-        end(Status::Accepted, SlotPhase::Committed, None),
+        end(Some(JobStatus::Accepted), SlotPhase::Committed, None),
         Phase::Done(End::Missed)
     );
     assert_eq!(
-        end(Status::NoConsensus, SlotPhase::Revealed, None),
+        end(Some(JobStatus::NoConsensus), SlotPhase::Revealed, None),
         Phase::Done(End::NoConsensus)
     );
     assert_eq!(
-        end(Status::Expired, SlotPhase::Committed, None),
+        end(Some(JobStatus::Expired), SlotPhase::Committed, None),
         Phase::Done(End::Expired)
     );
     assert_eq!(
-        end(Status::Expired, SlotPhase::Claimed, None),
+        end(Some(JobStatus::Expired), SlotPhase::Claimed, None),
         Phase::Done(End::Missed)
     );
     let cancelled = View {
-        status: Status::Cancelled,
+        status: Some(JobStatus::Cancelled),
         ..open(90)
     };
     assert_eq!(
@@ -453,7 +453,7 @@ fn terminal_views_end_the_job_with_the_agents_outcome() {
         Phase::Done(End::Passed)
     );
     let gone = View {
-        status: Status::Unknown,
+        status: None,
         ..open(90)
     };
     assert_eq!(
@@ -654,7 +654,7 @@ fn run_first_loses_a_race_without_losing_anything() {
     assert!(matches!(s.phase, Phase::Skipped(_)), "{s:?}");
     // A job that ends while it runs: passed, nothing held.
     let ended = View {
-        status: Status::Cancelled,
+        status: Some(JobStatus::Cancelled),
         ..open(30)
     };
     let (s, _) = step(
