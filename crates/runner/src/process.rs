@@ -93,7 +93,8 @@ impl ChildPool {
     fn take(self: &Arc<Self>) -> std::io::Result<(JobProcess, bool)> {
         let waiting = self.warm.lock().expect("pool lock").pop();
         let pool = self.clone();
-        tokio::spawn(async move { pool.refill() });
+        // Each fork waits on the zygote's reply: on the blocking pool, not an async thread.
+        tokio::task::spawn_blocking(move || pool.refill());
         match waiting {
             Some(child) => Ok((child, true)),
             None => Ok((self.spawn()?, false)),
