@@ -1,16 +1,28 @@
-//! [`Agency`]: a deployed JobAgency and the provider that signs for one account.
+//! [`Agency`]: a deployed JobAgency and the provider that signs for one account, as one typed
+//! surface: every call the agents and the requester send ([`Call`]), every read they make.
+//! Callers see domain types ([`JobView`], [`Account`], [`Mined`]); the providers, transports and
+//! contract instances stay inside this crate.
 
 use std::time::{Duration, Instant};
 
+use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{DynProvider, Provider};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::client::RpcClient;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEventInterface;
+use alloy::transports::IntoBoxTransport;
+use alloy::transports::http::reqwest::Url;
 
-use crate::bindings::IJobAgency::{JobView, Terms};
-use crate::bindings::JobAgency::{self, JobAgencyInstance};
+use crate::bindings::IJobAgency::Terms;
+use crate::bindings::JobAgency::{self, JobAgencyEvents, JobAgencyInstance};
+use crate::call::Call;
 use crate::error::ChainError;
-use crate::protocol;
-use crate::sender::Sender;
+use crate::events::{Cursor, EventStream};
+use crate::protocol::Batch;
+use crate::sender::{SendConfig, Sender};
+use crate::view::JobView;
 
 /// Time allowed for one JSON-RPC request over HTTP, the answer included.
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,16 +39,16 @@ pub fn http_client(timeout: Duration) -> alloy::transports::http::reqwest::Clien
 }
 
 /// A provider for the JSON-RPC endpoint at `url`, its requests bounded by [`RPC_TIMEOUT`].
-pub fn http_provider(url: alloy::transports::http::reqwest::Url) -> DynProvider {
-    alloy::providers::ProviderBuilder::new()
+pub(crate) fn http_provider(url: Url) -> DynProvider {
+    ProviderBuilder::new()
         .connect_reqwest(http_client(RPC_TIMEOUT), url)
         .erased()
 }
 
 /// A deployed JobAgency seen through one provider (and the account it signs for).
 ///
-/// The full typed API is [`Agency::contract`]; the methods here cover what clients do most,
-/// wait for receipts, and turn reverts into the contract's decoded custom errors.
+/// Reads work on any; sends need an account ([`Agency::http_signer`], [`Agency::over`] with a
+/// signer). Reverts come back as the contract's decoded custom errors.
 #[derive(Debug, Clone)]
 pub struct Agency {
     contract: JobAgencyInstance<DynProvider>,
@@ -55,8 +67,53 @@ pub struct Account {
     pub missed: u32,
 }
 
+impl Account {
+    /// The reputation score a job's `minReputation` is compared with: `accepted − rejected −
+    /// missed` (docs/protocol.md §1).
+    pub fn score(&self) -> i64 {
+        i64::from(self.accepted) - i64::from(self.rejected) - i64::from(self.missed)
+    }
+}
+
+/// A transaction that was mined and succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mined {
+    pub tx: B256,
+    pub block: u64,
+    pub gas_used: u64,
+    /// The contract's events it emitted, in log order.
+    pub events: Vec<JobAgencyEvents>,
+}
+
+impl Mined {
+    fn of(receipt: &TransactionReceipt, agency: Address) -> Self {
+        let events = receipt
+            .inner
+            .logs()
+            .iter()
+            .filter(|log| log.address() == agency)
+            .filter_map(|log| JobAgencyEvents::decode_log(&log.inner).ok())
+            .map(|e| e.data)
+            .collect();
+        Self {
+            tx: receipt.transaction_hash,
+            block: receipt.block_number.unwrap_or_default(),
+            gas_used: receipt.gas_used,
+            events,
+        }
+    }
+}
+
+/// The latest block: its number and timestamp (the chain's clock, in seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub number: u64,
+    pub timestamp: u64,
+}
+
 impl Agency {
-    /// Deploys JobAgency from the committed artifact's bytecode.
+    /// Deploys JobAgency from the committed artifact's bytecode through `provider`, which signs
+    /// and fills nonces itself.
     pub async fn deploy(provider: DynProvider) -> Result<Self, ChainError> {
         let address = JobAgency::deploy_builder(provider.clone())
             .deploy()
@@ -65,7 +122,7 @@ impl Agency {
         Ok(Self::at(address, provider))
     }
 
-    /// The contract at `address`. Nothing is checked until the first call.
+    /// The contract at `address` through `provider`. Nothing is checked until the first call.
     pub fn at(address: Address, provider: DynProvider) -> Self {
         Self {
             contract: JobAgency::new(address, provider),
@@ -82,41 +139,131 @@ impl Agency {
         }
     }
 
+    /// The contract at `address` on the JSON-RPC endpoint `url`, for reads.
+    pub fn http(url: Url, address: Address) -> Self {
+        Self::at(address, http_provider(url))
+    }
+
+    /// The contract at `address` on the endpoint `url`, sending as `signer` through a
+    /// [`Sender`].
+    pub fn http_signer(
+        url: Url,
+        address: Address,
+        signer: PrivateKeySigner,
+        config: SendConfig,
+    ) -> Self {
+        Self::with_sender(address, Sender::connect(url, signer, config))
+    }
+
+    /// The contract at `address` over any alloy transport (a dev chain in this process, a test
+    /// transport), sending as `signer` through a [`Sender`] when one is given.
+    pub fn over<T: IntoBoxTransport>(
+        transport: T,
+        address: Address,
+        signer: Option<PrivateKeySigner>,
+        config: SendConfig,
+    ) -> Self {
+        let client = RpcClient::new(transport, true);
+        match signer {
+            None => Self::at(
+                address,
+                ProviderBuilder::new().connect_client(client).erased(),
+            ),
+            Some(signer) => Self::with_sender(address, Sender::over(client, signer, config)),
+        }
+    }
+
+    /// Deploys JobAgency as `signer` over `transport`; the contract then sends as `signer`.
+    pub async fn deploy_over<T: IntoBoxTransport + Clone>(
+        transport: T,
+        signer: PrivateKeySigner,
+        config: SendConfig,
+    ) -> Result<Self, ChainError> {
+        let deployer = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer.clone()))
+            .connect_client(RpcClient::new(transport.clone(), true))
+            .erased();
+        let address = Self::deploy(deployer).await?.address();
+        Ok(Self::over(transport, address, Some(signer), config))
+    }
+
+    /// Deploys JobAgency as `signer` on the endpoint `url`; the contract then sends as `signer`.
+    pub async fn deploy_http(
+        url: Url,
+        signer: PrivateKeySigner,
+        config: SendConfig,
+    ) -> Result<Self, ChainError> {
+        let deployer = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer.clone()))
+            .connect_reqwest(http_client(RPC_TIMEOUT), url.clone())
+            .erased();
+        let address = Self::deploy(deployer).await?.address();
+        Ok(Self::http_signer(url, address, signer, config))
+    }
+
     /// The contract's address.
     pub fn address(&self) -> Address {
         *self.contract.address()
     }
 
-    /// The typed contract, for every call and event.
-    pub fn contract(&self) -> &JobAgencyInstance<DynProvider> {
-        &self.contract
+    /// The account transactions are sent as, if any.
+    pub fn account_address(&self) -> Option<Address> {
+        self.sender.as_ref().map(Sender::from)
     }
 
-    /// Posts the batch `terms` with one job per spec digest, paying `reward × count`; returns
-    /// the batch id.
-    pub async fn post(&self, terms: &Terms, specs: &[B256]) -> Result<B256, ChainError> {
-        let value = U256::from(terms.reward) * U256::from(terms.count);
-        let call = self
-            .contract
-            .post(terms.clone(), specs.to_vec())
-            .value(value);
-        self.transact("post", call.into_transaction_request())
-            .await?;
-        Ok(protocol::batch_id(terms))
+    pub(crate) fn provider(&self) -> &DynProvider {
+        self.contract.provider()
     }
 
-    /// Adds `amount` wei to the signer's balance.
-    pub async fn deposit(&self, amount: U256) -> Result<TransactionReceipt, ChainError> {
-        let call = self.contract.deposit().value(amount);
-        self.transact("deposit", call.into_transaction_request())
-            .await
+    /// Sends `call`, through the [`Sender`] if there is one, and waits until it is mined. A call
+    /// the contract refuses fails at gas estimation, before anything is sent. Through a
+    /// [`Sender`], the gas limit is at least the call's [`Call::gas_floor`].
+    pub async fn send(&self, call: Call) -> Result<Mined, ChainError> {
+        let name = call.name();
+        let tx = call.request(&self.contract);
+        let receipt = match &self.sender {
+            Some(sender) => {
+                let tx = match call.gas_floor() {
+                    Some(floor) => tx.gas_limit(floor),
+                    None => tx,
+                };
+                sender.send(name, tx).await?.receipt
+            }
+            None => send(name, tx, self.provider()).await?,
+        };
+        Ok(Mined::of(&receipt, self.address()))
     }
 
-    /// Claims a slot of job `index`; returns the receipt (the slot is in its `Claimed` event).
-    pub async fn claim(&self, terms: &Terms, index: u32) -> Result<TransactionReceipt, ChainError> {
-        let call = self.contract.claim(terms.clone(), U256::from(index));
-        self.transact("claim", call.into_transaction_request())
-            .await
+    /// Posts `batch`, paying every job's reward; returns the batch id.
+    pub async fn post(&self, batch: &Batch) -> Result<B256, ChainError> {
+        self.send(Call::Post {
+            terms: batch.terms.clone(),
+            specs: batch.specs.clone(),
+        })
+        .await?;
+        Ok(batch.id())
+    }
+
+    /// Cancels job `index` (the requester only, while no slot is held).
+    pub async fn cancel(&self, terms: &Terms, index: u32) -> Result<Mined, ChainError> {
+        let terms = terms.clone();
+        self.send(Call::Cancel { terms, index }).await
+    }
+
+    /// Adds `amount` wei to the sender's balance.
+    pub async fn deposit(&self, amount: U256) -> Result<Mined, ChainError> {
+        self.send(Call::Deposit { amount }).await
+    }
+
+    /// Sends `amount` wei of the balance to `to` (the sender's own wallet when `None`).
+    pub async fn withdraw(&self, amount: U256, to: Option<Address>) -> Result<Mined, ChainError> {
+        self.send(Call::Withdraw { amount, to }).await
+    }
+
+    /// Claims a slot of job `index` (the slot is in the `Claimed` event).
+    pub async fn claim(&self, terms: &Terms, index: u32) -> Result<Mined, ChainError> {
+        let terms = terms.clone();
+        self.send(Call::Claim { terms, index }).await
     }
 
     /// Claims job `index` (r = 1) and submits `result`, the result envelope's digest.
@@ -125,35 +272,31 @@ impl Agency {
         terms: &Terms,
         index: u32,
         result: B256,
-    ) -> Result<TransactionReceipt, ChainError> {
-        let call = self
-            .contract
-            .claimAndSubmit(terms.clone(), U256::from(index), result);
-        self.transact("claimAndSubmit", call.into_transaction_request())
-            .await
+    ) -> Result<Mined, ChainError> {
+        let terms = terms.clone();
+        self.send(Call::ClaimAndSubmit {
+            terms,
+            index,
+            result,
+        })
+        .await
     }
 
-    /// Sends any contract call built with [`Agency::contract`] (`contract().commit(…)
-    /// .into_transaction_request()`), through the [`Sender`] if there is one; waits for the
-    /// receipt. `call` names it in errors.
-    pub async fn transact(
-        &self,
-        call: &'static str,
-        tx: TransactionRequest,
-    ) -> Result<TransactionReceipt, ChainError> {
-        match &self.sender {
-            Some(sender) => Ok(sender.send(call, tx).await?.receipt),
-            None => send(call, tx, self.contract.provider()).await,
-        }
+    /// Settles each of these jobs of a batch that can be settled now (finalize or expire).
+    pub async fn settle(&self, terms: &Terms, indices: Vec<u32>) -> Result<Mined, ChainError> {
+        let terms = terms.clone();
+        self.send(Call::Settle { terms, indices }).await
     }
 
     /// Job `index`'s state.
     pub async fn job(&self, terms: &Terms, index: u32) -> Result<JobView, ChainError> {
-        self.contract
+        let view = self
+            .contract
             .jobOf(terms.clone(), U256::from(index))
             .call()
             .await
-            .map_err(|e| ChainError::from_contract("jobOf", e))
+            .map_err(|e| ChainError::from_contract("jobOf", e))?;
+        JobView::decode(view)
     }
 
     /// `account`'s balance, agent number and reputation counters.
@@ -172,6 +315,106 @@ impl Agency {
             rejected: small(a.rejected),
             missed: small(a.missed),
         })
+    }
+
+    /// The chain id the node reports.
+    pub async fn chain_id(&self) -> Result<u64, ChainError> {
+        self.provider()
+            .get_chain_id()
+            .await
+            .map_err(|e| rpc("eth_chainId", e))
+    }
+
+    /// The latest block's number and timestamp.
+    pub async fn head(&self) -> Result<Head, ChainError> {
+        let block = self
+            .provider()
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| rpc("eth_getBlockByNumber", e))?
+            .ok_or(ChainError::NoBlock)?;
+        Ok(Head {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+        })
+    }
+
+    /// The chain's clock: the latest block's timestamp, in seconds.
+    pub async fn chain_time(&self) -> Result<u64, ChainError> {
+        Ok(self.head().await?.timestamp)
+    }
+
+    /// The number of the latest block.
+    pub async fn block_number(&self) -> Result<u64, ChainError> {
+        self.provider()
+            .get_block_number()
+            .await
+            .map_err(|e| rpc("eth_blockNumber", e))
+    }
+
+    /// The ether `who` holds in its wallet (not in the contract), in wei.
+    pub async fn balance(&self, who: Address) -> Result<U256, ChainError> {
+        self.provider()
+            .get_balance(who)
+            .await
+            .map_err(|e| rpc("eth_getBalance", e))
+    }
+
+    /// The ether the contract itself holds, in wei (docs/protocol.md §8: what it owes).
+    pub async fn holdings(&self) -> Result<U256, ChainError> {
+        self.balance(self.address()).await
+    }
+
+    /// Whether there is code at the contract's address (a contract is deployed there).
+    pub async fn is_deployed(&self) -> Result<bool, ChainError> {
+        let code = self
+            .provider()
+            .get_code_at(self.address())
+            .await
+            .map_err(|e| rpc("eth_getCode", e))?;
+        Ok(!code.is_empty())
+    }
+
+    /// Transactions `who` has sent: mined, and mined or pending.
+    pub async fn nonces(&self, who: Address) -> Result<(u64, u64), ChainError> {
+        let p = self.provider();
+        let mined = p
+            .get_transaction_count(who)
+            .await
+            .map_err(|e| rpc("eth_getTransactionCount", e))?;
+        let pending = p
+            .get_transaction_count(who)
+            .pending()
+            .await
+            .map_err(|e| rpc("eth_getTransactionCount", e))?;
+        Ok((mined, pending))
+    }
+
+    /// The gas transaction `tx` used, once mined.
+    pub async fn gas_used(&self, tx: B256) -> Result<Option<u64>, ChainError> {
+        let receipt = self
+            .provider()
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|e| rpc("eth_getTransactionReceipt", e))?;
+        Ok(receipt.map(|r| r.gas_used))
+    }
+
+    /// A stream of the contract's events from `cursor`, delivering blocks `confirmations` deep.
+    pub fn events(&self, cursor: Cursor, confirmations: u64) -> EventStream {
+        EventStream::new(
+            self.provider().clone(),
+            self.address(),
+            cursor,
+            confirmations,
+        )
+    }
+}
+
+pub(crate) fn rpc(call: &'static str, e: alloy::transports::TransportError) -> ChainError {
+    ChainError::Rpc {
+        call,
+        source: e.into(),
     }
 }
 
@@ -202,7 +445,7 @@ async fn send(
 /// Waits for a transaction's receipt, polling by hash until `timeout`. Polling by hash,
 /// rather than following new blocks, also works across a chain that rewinds (a reorg, or
 /// `evm_revert` in tests).
-pub async fn wait_receipt(
+pub(crate) async fn wait_receipt(
     call: &'static str,
     provider: &DynProvider,
     tx: B256,

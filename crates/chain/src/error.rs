@@ -30,6 +30,12 @@ pub enum ChainError {
     /// A log of the contract that its ABI does not describe (a different contract at the address).
     #[error("log in transaction {tx} is not a JobAgency event: {reason}")]
     UnknownEvent { tx: B256, reason: String },
+    /// The contract reported a code this build does not know (a newer contract at the address).
+    #[error("the contract reported an unknown {what} {code}")]
+    UnknownCode { what: &'static str, code: u8 },
+    /// The node has no latest block (it is still starting).
+    #[error("the node has no latest block")]
+    NoBlock,
     /// The node could not be reached or answered with an error.
     #[error("{call}: {source}")]
     Rpc {
@@ -47,7 +53,9 @@ impl ChainError {
             Self::Reverted { .. }
             | Self::RevertedOther { .. }
             | Self::Failed { .. }
-            | Self::UnknownEvent { .. } => false,
+            | Self::UnknownEvent { .. }
+            | Self::UnknownCode { .. } => false,
+            Self::NoBlock => true,
             // The node may yet mine it; the caller decides whether to wait, bump or resend.
             Self::ReceiptTimeout { .. } => true,
             Self::Rpc { source, .. } => match source {
@@ -58,6 +66,12 @@ impl ChainError {
                 _ => false,
             },
         }
+    }
+
+    /// Whether the transaction may still be mined: no receipt came in time, so sending the same
+    /// call again could make a second transaction.
+    pub fn may_be_pending(&self) -> bool {
+        matches!(self, Self::ReceiptTimeout { .. })
     }
 
     /// The decoded custom error, if the contract refused the call with one.

@@ -110,13 +110,9 @@ impl Agency {
     }
 
     async fn logs(&self, filter: &Filter) -> Result<Vec<alloy::rpc::types::Log>, ChainError> {
-        self.contract()
-            .provider()
+        self.provider()
             .get_logs(filter)
             .await
-            .map_err(|e| ChainError::Rpc {
-                call: "eth_getLogs",
-                source: e.into(),
-            })
+            .map_err(|e| crate::client::rpc("eth_getLogs", e))
     }
 }

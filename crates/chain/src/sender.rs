@@ -14,14 +14,21 @@ use std::time::{Duration, Instant};
 
 use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, B256};
-use alloy::providers::fillers::ChainIdFiller;
+use alloy::providers::fillers::{ChainIdFiller, JoinFill, WalletFiller};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::client::RpcClient;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use tokio::sync::Mutex;
 
 use crate::client::poll_receipts;
 use crate::error::ChainError;
+
+type SigningBuilder = ProviderBuilder<
+    alloy::providers::Identity,
+    JoinFill<JoinFill<alloy::providers::Identity, ChainIdFiller>, WalletFiller<EthereumWallet>>,
+    alloy::network::Ethereum,
+>;
 
 /// How [`Sender`] waits and resends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,13 +88,26 @@ impl Sender {
         config: SendConfig,
     ) -> Self {
         let from = signer.address();
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .filler(ChainIdFiller::default())
-            .wallet(EthereumWallet::from(signer))
+        let provider = Self::builder(signer)
             .connect_reqwest(crate::client::http_client(crate::client::RPC_TIMEOUT), url)
             .erased();
         Self::new(provider, from, config)
+    }
+
+    /// A sender for `signer` through an RPC client over any transport (a dev chain in this
+    /// process, a test transport).
+    pub fn over(client: RpcClient, signer: PrivateKeySigner, config: SendConfig) -> Self {
+        let from = signer.address();
+        let provider = Self::builder(signer).connect_client(client).erased();
+        Self::new(provider, from, config)
+    }
+
+    /// A provider builder that signs as `signer` and leaves nonces to the sender.
+    fn builder(signer: PrivateKeySigner) -> SigningBuilder {
+        ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .filler(ChainIdFiller::default())
+            .wallet(EthereumWallet::from(signer))
     }
 
     /// The sending account.

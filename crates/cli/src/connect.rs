@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use agency_chain::{Agency, SendConfig, Sender};
+use agency_chain::{Agency, SendConfig};
 use agency_devchain::{DEV_MNEMONIC, dev_accounts};
 use alloy::primitives::Address;
-use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::transports::http::reqwest::Url;
 use anyhow::{Context, Result, bail};
 
 use crate::opts::ChainOpts;
+use crate::output::Output;
 
 /// The chain id of development chains (`agency dev`, anvil, hardhat).
 pub(crate) const DEV_CHAIN_ID: u64 = 31337;
@@ -46,17 +46,22 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// The provider, for plain reads.
-    pub(crate) fn provider(&self) -> &DynProvider {
-        self.agency.contract().provider()
-    }
-
     /// The account, for commands that cannot go on without one.
     pub(crate) fn account(&self) -> Address {
         self.signer
             .as_ref()
             .expect("connected with a signer")
             .address()
+    }
+
+    /// Tells the user which account acts when none was given (dev account 0 on a dev chain).
+    pub(crate) fn announce(&self, out: Output) {
+        if self.dev_key {
+            out.notice(format_args!(
+                "acting as dev account 0 ({}): no key given, and this is a dev chain",
+                self.account()
+            ));
+        }
     }
 }
 
@@ -74,20 +79,20 @@ pub(crate) async fn connect(
         Signer::OrDev if opts.has_key() => Some(opts.key()?.load()?),
         _ => None,
     };
-    let reader = agency_chain::http_provider(url.clone());
+    let address = opts.agency();
+    let reader = Agency::http(url.clone(), address);
     let chain_id = reach(&reader, &url).await?;
     if let Some(expected) = opts.expect_chain
         && expected != chain_id
     {
         bail!("wrong chain: the node at {url} is chain {chain_id}, not {expected} (--chain)");
     }
-    let address = opts.agency();
     if !deploying {
-        let code = reader
-            .get_code_at(address)
+        let deployed = reader
+            .is_deployed()
             .await
             .with_context(|| format!("reading the code at {address}"))?;
-        if code.is_empty() {
+        if !deployed {
             bail!(
                 "no contract at {address} on chain {chain_id} ({url}): pass --agency, or start \
                  `agency dev`"
@@ -101,11 +106,8 @@ pub(crate) async fn connect(
         (_, None) => (Some(opts.key()?.load()?), false), // the error: no account
     };
     let agency = match &key {
-        None => Agency::at(address, reader),
-        Some(key) => Agency::with_sender(
-            address,
-            Sender::connect(url.clone(), key.clone(), SendConfig::default()),
-        ),
+        None => reader,
+        Some(key) => Agency::http_signer(url.clone(), address, key.clone(), SendConfig::default()),
     };
     Ok(Connection {
         url,
@@ -117,8 +119,8 @@ pub(crate) async fn connect(
 }
 
 /// Asks the node for its chain id, within [`REACH_TIMEOUT`].
-pub(crate) async fn reach(provider: &DynProvider, url: &Url) -> Result<u64> {
-    tokio::time::timeout(REACH_TIMEOUT, provider.get_chain_id())
+pub(crate) async fn reach(agency: &Agency, url: &Url) -> Result<u64> {
+    tokio::time::timeout(REACH_TIMEOUT, agency.chain_id())
         .await
         .map_err(|_| anyhow::anyhow!("{url} did not answer within {REACH_TIMEOUT:?}"))?
         .with_context(|| format!("cannot reach the JSON-RPC endpoint {url}"))

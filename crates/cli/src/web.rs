@@ -3,19 +3,31 @@
 //! so the browser needs no CORS, the chain's JSON-RPC at `/rpc` and the store's Kubo RPC subset
 //! and gateway at `/api/v0` and `/ipfs`.
 
+use agency_primitives::Limits;
+use alloy::primitives::Address;
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const INDEX: &str = include_str!("../../../web/dist/index.html");
 const APP_JS: &str = include_str!("../../../web/dist/app.js");
 const APP_CSS: &str = include_str!("../../../web/dist/app.css");
 
-/// The dapp's routes. `config` is served at `/api/config`: `agency`, `chain_id` and
-/// `dev_accounts` (addresses and keys, `agency dev` only). `chain` answers `/rpc`, `store`
-/// serves `/api/v0/*` and `/ipfs/*`.
+/// What the app reads at `/api/config`: the contract, the chain id, the dev accounts (addresses
+/// and keys, `agency dev` only; `[]` otherwise) and the default limits of a job spec.
+pub(crate) fn config(agency: Address, chain_id: u64, dev_accounts: Value) -> Value {
+    json!({
+        "agency": agency,
+        "chain_id": chain_id,
+        "dev_accounts": dev_accounts,
+        "limits": Limits::default(),
+    })
+}
+
+/// The dapp's routes. `config` ([`config`]) is served at `/api/config`. `chain` answers
+/// `/rpc`, `store` serves `/api/v0/*` and `/ipfs/*`.
 pub(crate) fn router(config: Value, chain: Router, store: Router) -> Router {
     let asset = |mime: &'static str, body: &'static str| {
         get(move || async move {

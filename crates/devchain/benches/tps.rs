@@ -24,7 +24,6 @@ use agency_devchain::{DevChain, DevConfig};
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
-use alloy::node_bindings::Anvil;
 use alloy::primitives::{B256, Bytes, TxKind, U256};
 use alloy::rpc::client::RpcClient;
 use alloy::rpc::types::TransactionReceipt;
@@ -106,11 +105,7 @@ async fn run() {
 
     // Anvil gets one sender: with several at once its automine leaves transactions behind
     // (foundry-rs/foundry#10122), and this benchmark saw it stall and lose one.
-    let bin = format!(
-        "{}/../../node_modules/.bin/anvil",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let anvil = Anvil::at(bin).spawn();
+    let anvil = agency_chain::testing::anvil().spawn();
     let rate = over_http(anvil.endpoint().as_str(), &keys[0], &single, anvil_txs, 1).await;
     println!("| anvil 1.7.1, JSON-RPC over HTTP, 1 sender | {anvil_txs} | {rate:.0} |");
 }

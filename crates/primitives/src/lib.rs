@@ -8,6 +8,7 @@
 mod block;
 mod cids;
 mod envelope;
+mod runtime;
 mod spec;
 
 pub use block::{Block, BlockError};
@@ -17,4 +18,5 @@ pub use cids::{
     sha256_multihash,
 };
 pub use envelope::{Envelope, ErrorKind, JobError, Limits, LogEntry, Success};
+pub use runtime::{Runtime, UnknownRuntime};
 pub use spec::{JobSpec, SPEC_VERSION, SpecError, hex32, parse_hex32};

@@ -9,7 +9,7 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Block, CODEC_RAW, Limits, cids::check_supported};
+use crate::{Block, CODEC_RAW, Limits, Runtime, cids::check_supported};
 
 /// The spec format this build writes and runs.
 pub const SPEC_VERSION: u32 = 1;
@@ -29,8 +29,8 @@ pub struct JobSpec {
     /// The options passed to `jsJobRun` (any JSON value; `{}` when absent).
     #[serde(default = "empty_object")]
     pub options: Value,
-    /// Which executor runs the job: `quickjs` or `browser`.
-    pub runtime: String,
+    /// Which executor runs the job.
+    pub runtime: Runtime,
     /// Deterministic limits every agent enforces.
     pub limits: Limits,
     /// Seed of `Math.random`, 64 hex digits.
@@ -64,7 +64,7 @@ impl JobSpec {
             code,
             input,
             options: empty_object(),
-            runtime: "quickjs".into(),
+            runtime: Runtime::QuickJs,
             limits: Limits::default(),
             seed: [0; 32],
             timestamp: 0,

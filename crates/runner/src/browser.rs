@@ -11,19 +11,18 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use agency_primitives::{Envelope, LogEntry};
+use agency_primitives::Envelope;
 use async_trait::async_trait;
 use chromiumoxide::{
     Browser, BrowserConfig,
     cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams},
 };
 use futures::StreamExt;
-use serde::Deserialize;
 use tokio::{sync::Mutex, task::JoinHandle};
 
 use crate::{
     Executor, JobRun, RunnerError,
-    quickjs::{PRELUDE, State, assemble},
+    engine::{PRELUDE, Report, envelope_of_report},
 };
 
 /// Where Debian installs Chromium.
@@ -42,19 +41,6 @@ pub struct BrowserExecutor {
 
 /// How long [`Executor::close`] waits for Chromium to exit after asking it to.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
-
-#[derive(Deserialize)]
-struct PageReply {
-    outcome: Option<PageOutcome>,
-    logs: Vec<LogEntry>,
-}
-
-#[derive(Deserialize)]
-struct PageOutcome {
-    ok: Option<String>,
-    kind: Option<String>,
-    json: Option<String>,
-}
 
 impl BrowserExecutor {
     /// Starts Chromium from `executable` (see [`DEFAULT_CHROMIUM`]) with a fresh profile.
@@ -105,7 +91,7 @@ impl BrowserExecutor {
         profile.as_ref().map(|p| p.path().to_owned())
     }
 
-    async fn run_in_page(&self, job: &JobRun) -> Result<PageReply, RunnerError> {
+    async fn run_in_page(&self, job: &JobRun) -> Result<Report, RunnerError> {
         let cdp = |e: chromiumoxide::error::CdpError| RunnerError::Engine(format!("Chromium: {e}"));
         let context = self
             .browser
@@ -174,21 +160,8 @@ impl Drop for BrowserExecutor {
 #[async_trait]
 impl Executor for BrowserExecutor {
     async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError> {
-        let reply = self.run_in_page(&job).await?;
-        let mut state = State::default();
-        for entry in reply.logs {
-            state.log(entry.level, entry.message, job.limits.output);
-        }
-        match reply.outcome {
-            Some(PageOutcome { ok: Some(json), .. }) => state.succeed(json),
-            Some(PageOutcome {
-                kind: Some(kind),
-                json: Some(json),
-                ..
-            }) => state.fail(&kind, json),
-            _ => {}
-        }
-        Ok(assemble(state, &job))
+        let report = self.run_in_page(&job).await?;
+        Ok(envelope_of_report(report, job.limits.output))
     }
 
     /// Asks Chromium to close (kills it after 5 s), waits for it to exit, then removes the
@@ -212,7 +185,7 @@ impl Executor for BrowserExecutor {
         }
     }
 
-    fn runtime(&self) -> &'static str {
-        "browser"
+    fn runtime(&self) -> crate::Runtime {
+        crate::Runtime::Browser
     }
 }

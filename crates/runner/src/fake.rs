@@ -52,7 +52,7 @@ impl Executor for FakeExecutor {
         (self.answer)(&job)
     }
 
-    fn runtime(&self) -> &'static str {
-        "quickjs"
+    fn runtime(&self) -> crate::Runtime {
+        crate::Runtime::QuickJs
     }
 }

@@ -35,7 +35,7 @@
 //!
 //! Depends on `agency-primitives` only: it knows nothing of stores or chains.
 
-mod process;
+mod engine;
 mod quickjs;
 mod rng;
 pub mod zygote;
@@ -47,14 +47,15 @@ pub mod fake;
 
 use std::time::Duration;
 
+pub use agency_primitives::Runtime;
 use agency_primitives::{Envelope, Limits};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "browser")]
 pub use browser::{BrowserExecutor, DEFAULT_CHROMIUM};
-pub use process::{QuickJsExecutor, child_main};
-pub use quickjs::run_in_process;
+pub use engine::{Report, ReportOutcome, envelope_of_report, run_in_process};
+pub use quickjs::{QuickJsExecutor, child_main};
 
 /// One job to run: everything that determines its envelope, plus the host's safety net.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,8 +138,8 @@ impl RunnerError {
 pub trait Executor: Send + Sync + std::fmt::Debug {
     /// Runs `job`; job failure is an envelope, infrastructure failure an error.
     async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError>;
-    /// Returns the runtime's name as it appears in job specs (`quickjs`).
-    fn runtime(&self) -> &'static str;
+    /// Returns the runtime it offers, as job specs name it.
+    fn runtime(&self) -> Runtime;
     /// Stops what the executor started and removes its temporary files, once no job runs.
     /// Dropping an executor without it still stops its processes but may leave files behind.
     async fn close(&self) {}

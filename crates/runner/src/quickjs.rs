@@ -1,461 +1,304 @@
-//! The QuickJS core: one job in a fresh runtime, in the calling thread.
+//! [`QuickJsExecutor`]: the QuickJS runtime as executors run it, each job in a child process
+//! forked from the zygote (or in this process), and the child's side of it.
 
 use std::{
-    cell::RefCell,
-    rc::Rc,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::Instant,
+    io::{Read, Write},
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use agency_primitives::{Envelope, ErrorKind, LogEntry, Success};
-use rquickjs::{
-    Context, Ctx, Error as JsError, Function, Object, Persistent, Runtime, Value,
-    context::{EvalOptions, intrinsic},
+use agency_primitives::Envelope;
+use async_trait::async_trait;
+use rustix::{
+    fs::{FileType, fstat},
+    process::{Resource, Rlimit, setrlimit},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
 
-use crate::{JobRun, RunnerError, rng::Xoshiro256};
+use crate::{
+    Executor, JobRun, RunnerError, run_in_process,
+    zygote::{ForkError, JobProcess, Zygote},
+};
 
-pub(crate) const PRELUDE: &str = include_str!("prelude.js");
+/// Address space a child may map beyond the job's memory limit: the binary, its libraries,
+/// the engine's own structures and the stack.
+const AS_OVERHEAD: u64 = 512 << 20;
+/// Time the parent waits past the job's wall-clock cap before killing the child.
+const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Messages QuickJS gives its own limit errors. A string past the engine's maximum length
-/// (QuickJS concatenates with ropes, so doubling a string reaches it before the allocator
-/// limit) counts as memory too.
-const OUT_OF_MEMORY: &str = "out of memory";
-const MEMORY_LIMITS: &[&str] = &[OUT_OF_MEMORY, "string too long"];
-const STACK_OVERFLOW: &[&str] = &["stack overflow", "Maximum call stack size exceeded"];
-
-/// The intrinsics a job gets: the language without clocks (`performance`) and without garbage
-/// collector observability (`WeakRef`, `FinalizationRegistry`).
-type JobIntrinsics = (
-    intrinsic::Date,
-    intrinsic::Eval,
-    intrinsic::RegExpCompiler,
-    intrinsic::RegExp,
-    intrinsic::Json,
-    intrinsic::Proxy,
-    intrinsic::MapSet,
-    intrinsic::TypedArrays,
-    intrinsic::Promise,
-);
-
-/// What the job reported through the host functions.
-#[derive(Default)]
-pub(crate) struct State {
-    pub(crate) outcome: Option<Reported>,
-    pub(crate) logs: Vec<LogEntry>,
-    pub(crate) log_bytes: u64,
-    pub(crate) logs_overflowed: bool,
+/// The QuickJS executor.
+///
+/// By default each job runs in a child process that reads the job, limits itself with rlimits
+/// and runs it. Child processes are forked from a zygote (`program args…`, normally
+/// `agency __job`, started once; see [`crate::zygote`]), and a few are forked ahead of time so
+/// that even the fork overlaps other work; each still serves exactly one job.
+/// [`QuickJsExecutor::in_process`] runs jobs on the blocking pool instead (tests, benchmarks:
+/// no process isolation).
+#[derive(Debug, Clone)]
+pub struct QuickJsExecutor {
+    pool: Option<Arc<ChildPool>>,
 }
 
-impl State {
-    /// Records a console call, or notes that the logs outgrew the output limit.
-    pub(crate) fn log(&mut self, level: String, message: String, output_limit: u64) {
-        self.log_bytes += (level.len() + message.len() + 32) as u64;
-        if self.log_bytes > output_limit {
-            self.logs_overflowed = true;
-        } else {
-            self.logs.push(LogEntry { level, message });
+/// The zygote, and job processes forked ahead of time, waiting for their job on stdin.
+#[derive(Debug)]
+struct ChildPool {
+    program: PathBuf,
+    args: Vec<String>,
+    /// Started on the first job; started again if it dies.
+    zygote: Mutex<Option<Zygote>>,
+    warm: Mutex<Vec<JobProcess>>,
+    size: usize,
+}
+
+impl ChildPool {
+    fn new(program: PathBuf, args: Vec<String>, size: usize) -> Self {
+        Self {
+            program,
+            args,
+            zygote: Mutex::new(None),
+            warm: Mutex::new(Vec::new()),
+            size,
         }
     }
 
-    /// Records a failure reported by the prelude (`kind` as the prelude names it); the first
-    /// outcome wins.
-    pub(crate) fn fail(&mut self, kind: &str, json: String) {
-        let kind = match kind {
-            "no-entrypoint" => ErrorKind::NoEntrypoint,
-            "no-result" => ErrorKind::NoResult,
-            "bad-input" => ErrorKind::BadInput,
-            "syntax" => ErrorKind::Syntax,
-            _ => limit_kind(&json).unwrap_or(ErrorKind::Threw),
-        };
-        self.outcome.get_or_insert(Reported::Failed(kind, json));
-    }
-
-    /// Records a success (the prelude's `{result, details}` JSON); the first outcome wins.
-    pub(crate) fn succeed(&mut self, json: String) {
-        self.outcome.get_or_insert(Reported::Succeeded(json));
-    }
-}
-
-pub(crate) enum Reported {
-    Succeeded(String),
-    Failed(ErrorKind, String),
-}
-
-#[derive(Deserialize)]
-struct Values {
-    result: serde_json::Value,
-    details: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct ErrorInfo {
-    message: String,
-    stack: String,
-}
-
-/// Counts fuel in the interrupt handler and watches the wall-clock cap.
-struct Meter {
-    used: AtomicU64,
-    limit: u64,
-    exhausted: AtomicBool,
-    deadline: Instant,
-    timed_out: AtomicBool,
-}
-
-/// Why the event loop stopped early.
-enum Stop {
-    /// An outcome is already recorded (the job called back, or the script does not parse):
-    /// it stands.
-    Reported,
-    /// A deterministic end: the job's envelope.
-    Envelope(Envelope),
-    /// The host's wall-clock cap: an infrastructure error, never an envelope.
-    WallClock,
-}
-
-/// Runs `job` to its envelope in a fresh QuickJS runtime on the calling thread.
-pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
-    let engine = |e: JsError| RunnerError::Engine(e.to_string());
-    let rt = Runtime::new().map_err(engine)?;
-    rt.set_memory_limit(usize::try_from(job.limits.memory).unwrap_or(usize::MAX));
-    rt.set_max_stack_size(usize::try_from(job.limits.stack).unwrap_or(usize::MAX));
-    let meter = Arc::new(Meter {
-        used: AtomicU64::new(0),
-        limit: job.limits.fuel,
-        exhausted: AtomicBool::new(false),
-        deadline: Instant::now() + job.wall_clock,
-        timed_out: AtomicBool::new(false),
-    });
-    let m = meter.clone();
-    rt.set_interrupt_handler(Some(Box::new(move || {
-        if m.used.fetch_add(1, Ordering::Relaxed) + 1 > m.limit {
-            m.exhausted.store(true, Ordering::Relaxed);
-            return true;
-        }
-        if Instant::now() > m.deadline {
-            m.timed_out.store(true, Ordering::Relaxed);
-            return true;
-        }
-        false
-    })));
-    // A limit hit inside a promise handler becomes a rejection, not an exception the host
-    // sees: remember it, so a job that then stalls ends in the limit's kind.
-    let rejected_by_limit: Rc<RefCell<Option<(ErrorKind, String, String)>>> = Rc::default();
-    let seen = rejected_by_limit.clone();
-    rt.set_host_promise_rejection_tracker(Some(Box::new(
-        move |_ctx, _promise, reason, handled| {
-            let (message, stack) = exception_info(&reason);
-            if let (false, Some(kind)) = (handled, limit_kind_of(&message)) {
-                seen.borrow_mut().get_or_insert((kind, message, stack));
-            }
-        },
-    )));
-    let ctx = Context::builder()
-        .with::<JobIntrinsics>()
-        .build(&rt)
-        .map_err(engine)?;
-    let state = Rc::new(RefCell::new(State::default()));
-    let stop = drive(&ctx, &rt, job, &state, &meter);
-    let mut state = state.take();
-    match stop {
-        Ok(()) | Err(Stop::Reported) => {
-            if state.outcome.is_none() {
-                // The cap can trip inside a promise handler, which only rejects a promise: it
-                // must still never become a result.
-                if meter.timed_out.load(Ordering::Relaxed) {
-                    return Err(RunnerError::WallClock {
-                        after: job.wall_clock,
-                    });
-                }
-                if meter.exhausted.load(Ordering::Relaxed) {
-                    return Ok(fuel_envelope(&meter, state.logs));
-                }
-                if let Some((kind, message, stack)) = rejected_by_limit.take() {
-                    let logs = std::mem::take(&mut state.logs);
-                    return Ok(Envelope::failure(kind, message, job_frames(&stack), logs));
-                }
-            }
-            Ok(assemble(state, job))
-        }
-        Err(Stop::Envelope(envelope)) => Ok(envelope),
-        Err(Stop::WallClock) => Err(RunnerError::WallClock {
-            after: job.wall_clock,
-        }),
-    }
-}
-
-/// Installs the host functions and the prelude, loads the script, calls `jsJobRun` and runs the
-/// event loop until the job calls back or nothing is left to run.
-fn drive(
-    ctx: &Context,
-    rt: &Runtime,
-    job: &JobRun,
-    state: &Rc<RefCell<State>>,
-    meter: &Meter,
-) -> Result<(), Stop> {
-    let host = ctx.with(|ctx| {
-        let fail = |e: JsError| classify(&ctx, e, meter, state);
-        let host = host_object(&ctx, job, state, job.limits.output).map_err(fail)?;
-        ctx.globals().set("__host", host).map_err(fail)?;
-        let host: Object<'_> = ctx
-            .eval_with_options(PRELUDE, script_options("prelude.js"))
-            .map_err(fail)?;
-        let syntax: Option<String> =
-            call(&host, "syntaxError", (job.code.as_str(),)).map_err(fail)?;
-        if let Some(info) = syntax {
-            state.borrow_mut().fail("syntax", info);
-            return Err(Stop::Reported);
-        }
-        let loaded: Result<Value<'_>, _> =
-            ctx.eval_with_options(job.code.as_str(), script_options("job.js"));
-        loaded.map_err(fail)?;
-        call::<()>(&host, "start", (job.input.as_str(), job.options.as_str())).map_err(fail)?;
-        Ok(Persistent::save(&ctx, host))
-    })?;
-    loop {
-        // Promise jobs run outside `with`: the runtime reports which context a throwing job
-        // ran in, where `Ctx::execute_pending_job` would discard the exception.
+    /// Forks a job process from the zygote, starting the zygote first if there is none or the
+    /// one there is has gone.
+    fn spawn(&self) -> std::io::Result<JobProcess> {
+        let mut zygote = self.zygote.lock().expect("zygote lock");
+        let mut restarted = false;
         loop {
-            match rt.execute_pending_job() {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    return Err(e
-                        .0
-                        .with(|ctx| classify(&ctx, JsError::Exception, meter, state)));
+            let running = match zygote.as_mut() {
+                Some(running) => running,
+                None => {
+                    restarted = true;
+                    zygote.insert(Zygote::start(&self.program, &self.args)?)
+                }
+            };
+            match running.fork() {
+                Ok(process) => return Ok(process),
+                Err(ForkError::Failed(e)) => return Err(e),
+                Err(ForkError::Gone(e)) => {
+                    *zygote = None;
+                    if restarted {
+                        return Err(e);
+                    }
                 }
             }
         }
-        let more = ctx.with(|ctx| {
-            let fail = |e: JsError| classify(&ctx, e, meter, state);
-            let host = host.clone().restore(&ctx).map_err(fail)?;
-            if call::<bool>(&host, "isDone", ()).map_err(fail)? {
-                return Ok(false);
+    }
+
+    /// Returns a started child (a waiting one if any) and starts replacements in the background.
+    fn take(self: &Arc<Self>) -> std::io::Result<(JobProcess, bool)> {
+        let waiting = self.warm.lock().expect("pool lock").pop();
+        let pool = self.clone();
+        // Each fork waits on the zygote's reply: on the blocking pool, not an async thread.
+        tokio::task::spawn_blocking(move || pool.refill());
+        match waiting {
+            Some(child) => Ok((child, true)),
+            None => Ok((self.spawn()?, false)),
+        }
+    }
+
+    fn refill(&self) {
+        loop {
+            if self.warm.lock().expect("pool lock").len() >= self.size {
+                return;
             }
-            call::<bool>(&host, "fireTimer", ()).map_err(fail)
-        })?;
-        if !more {
-            return Ok(());
+            match self.spawn() {
+                Ok(child) => self.warm.lock().expect("pool lock").push(child),
+                // Starting fails the same way on the job's path, where it is reported.
+                Err(_) => return,
+            }
         }
     }
 }
 
-/// Calls the host entry point `name` with `args`.
-fn call<'js, R: rquickjs::FromJs<'js>>(
-    host: &Object<'js>,
-    name: &str,
-    args: impl rquickjs::function::IntoArgs<'js>,
-) -> rquickjs::Result<R> {
-    host.get::<_, Function<'js>>(name)?.call(args)
+/// What the child writes to stdout.
+#[derive(Serialize, Deserialize)]
+enum ChildReply {
+    Envelope(Envelope),
+    WallClock(Duration),
+    Engine(String),
 }
 
-fn script_options(name: &str) -> EvalOptions {
-    let mut o = EvalOptions::default();
-    // JsJob scripts are browser scripts: sloppy mode unless they ask for strict.
-    o.strict = false;
-    o.filename = Some(name.to_owned());
-    o
-}
+impl QuickJsExecutor {
+    /// Job processes kept started ahead of time by [`QuickJsExecutor::in_child`].
+    pub const WARM_CHILDREN: usize = 2;
 
-/// Builds `__host`: the functions the prelude wraps for the job.
-fn host_object<'js>(
-    ctx: &Ctx<'js>,
-    job: &JobRun,
-    state: &Rc<RefCell<State>>,
-    output_limit: u64,
-) -> rquickjs::Result<Object<'js>> {
-    let host = Object::new(ctx.clone())?;
-    host.set("timestamp", job.timestamp_ms as f64)?;
-    let rng = RefCell::new(Xoshiro256::from_seed(job.seed));
-    host.set(
-        "random",
-        Function::new(ctx.clone(), move || rng.borrow_mut().next_f64())?,
-    )?;
-
-    let libm1 = Object::new(ctx.clone())?;
-    type Unary = fn(f64) -> f64;
-    let unary: [(&str, Unary); 19] = [
-        ("sin", libm::sin),
-        ("cos", libm::cos),
-        ("tan", libm::tan),
-        ("asin", libm::asin),
-        ("acos", libm::acos),
-        ("atan", libm::atan),
-        ("sinh", libm::sinh),
-        ("cosh", libm::cosh),
-        ("tanh", libm::tanh),
-        ("asinh", libm::asinh),
-        ("acosh", libm::acosh),
-        ("atanh", libm::atanh),
-        ("exp", libm::exp),
-        ("expm1", libm::expm1),
-        ("log", libm::log),
-        ("log1p", libm::log1p),
-        ("log2", libm::log2),
-        ("log10", libm::log10),
-        ("cbrt", libm::cbrt),
-    ];
-    for (name, f) in unary {
-        libm1.set(name, Function::new(ctx.clone(), move |x: f64| f(x))?)?;
+    /// Runs each job in a child process started as `program args…`, which must call
+    /// [`child_main`].
+    pub fn in_child(program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+        let pool = ChildPool::new(program.into(), args, Self::WARM_CHILDREN);
+        Self {
+            pool: Some(Arc::new(pool)),
+        }
     }
-    host.set("libm1", libm1)?;
-    let libm2 = Object::new(ctx.clone())?;
-    libm2.set("pow", Function::new(ctx.clone(), js_pow)?)?;
-    libm2.set(
-        "atan2",
-        Function::new(ctx.clone(), |y: f64, x: f64| libm::atan2(y, x))?,
-    )?;
-    libm2.set(
-        "hypot",
-        Function::new(ctx.clone(), |x: f64, y: f64| libm::hypot(x, y))?,
-    )?;
-    host.set("libm2", libm2)?;
 
-    let s = state.clone();
-    let log =
-        move |level: String, message: String| s.borrow_mut().log(level, message, output_limit);
-    host.set("log", Function::new(ctx.clone(), log)?)?;
-    let s = state.clone();
-    let succeed = move |json: String| s.borrow_mut().succeed(json);
-    host.set("succeed", Function::new(ctx.clone(), succeed)?)?;
-    let s = state.clone();
-    let fail = move |kind: String, json: String| s.borrow_mut().fail(&kind, json);
-    host.set("fail", Function::new(ctx.clone(), fail)?)?;
-    Ok(host)
-}
-
-/// `Math.pow` with the ECMAScript cases that differ from C's `pow`.
-fn js_pow(x: f64, y: f64) -> f64 {
-    if y.is_nan() || (x.abs() == 1.0 && y.is_infinite()) {
-        return f64::NAN;
+    /// Sets how many job processes are kept started ahead of time (0 for one-shot use, such as
+    /// `agency run`, where a waiting child would only be killed at exit).
+    pub fn with_warm_children(self, n: usize) -> Self {
+        let pool = self
+            .pool
+            .map(|p| Arc::new(ChildPool::new(p.program.clone(), p.args.clone(), n)));
+        Self { pool }
     }
-    libm::pow(x, y)
-}
 
-/// Recognizes the engine's limit errors (out of memory, stack overflow) in a caught error.
-fn limit_kind(info_json: &str) -> Option<ErrorKind> {
-    let info: ErrorInfo = serde_json::from_str(info_json).ok()?;
-    limit_kind_of(&info.message)
-}
+    /// Runs jobs in this process, on tokio's blocking pool.
+    pub fn in_process() -> Self {
+        Self { pool: None }
+    }
 
-fn limit_kind_of(message: &str) -> Option<ErrorKind> {
-    // rquickjs reports an allocation failure outside JS as its own error ("Allocation failed…").
-    if MEMORY_LIMITS.contains(&message) || message.starts_with("Allocation failed") {
-        Some(ErrorKind::Memory)
-    } else if STACK_OVERFLOW.contains(&message) {
-        Some(ErrorKind::Stack)
-    } else {
-        None
+    /// The pid of the zygote the job processes are forked from: `None` in process, and until
+    /// the first job starts it. For monitoring and tests.
+    pub fn zygote_pid(&self) -> Option<u32> {
+        let pool = self.pool.as_ref()?;
+        let zygote = pool.zygote.lock().expect("zygote lock");
+        zygote.as_ref().map(Zygote::pid)
     }
 }
 
-fn fuel_envelope(meter: &Meter, logs: Vec<LogEntry>) -> Envelope {
-    let msg = format!("the job used up its fuel ({} units)", meter.limit);
-    Envelope::failure(ErrorKind::Fuel, msg, "", logs)
+#[async_trait]
+impl Executor for QuickJsExecutor {
+    async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError> {
+        match &self.pool {
+            None => tokio::task::spawn_blocking(move || run_in_process(&job))
+                .await
+                .map_err(|e| RunnerError::Engine(format!("the job thread failed: {e}")))?,
+            Some(pool) => run_child(pool, job).await,
+        }
+    }
+
+    fn runtime(&self) -> crate::Runtime {
+        crate::Runtime::QuickJs
+    }
 }
 
-/// Turns an error that escaped to the host into the job's end.
-fn classify(ctx: &Ctx<'_>, e: JsError, meter: &Meter, state: &Rc<RefCell<State>>) -> Stop {
-    let (message, stack) = match e {
-        JsError::Exception => exception_info(&ctx.catch()),
-        other => (other.to_string(), String::new()),
+async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, RunnerError> {
+    let program = &pool.program;
+    let io = |what: &str, e: std::io::Error| {
+        RunnerError::Process(format!("{what} {}: {e}", program.display()))
     };
-    if state.borrow().outcome.is_some() {
-        // First callback wins, whatever happens after it.
-        return Stop::Reported;
+    let (mut child, waited) = pool.take().map_err(|e| io("starting", e))?;
+    let request = serde_json::to_vec(&job).expect("a job serializes");
+    let mut stdin = child.stdin().expect("a new job process has its stdin");
+    if let Err(e) = stdin.write_all(&request).await {
+        if !waited {
+            return Err(io("writing the job to", e));
+        }
+        // A waiting child that died meanwhile: start a fresh one for this job.
+        child = pool.spawn().map_err(|e| io("starting", e))?;
+        stdin = child.stdin().expect("a new job process has its stdin");
+        stdin
+            .write_all(&request)
+            .await
+            .map_err(|e| io("writing the job to", e))?;
     }
-    if meter.timed_out.load(Ordering::Relaxed) {
-        return Stop::WallClock;
-    }
-    let logs = std::mem::take(&mut state.borrow_mut().logs);
-    if meter.exhausted.load(Ordering::Relaxed) {
-        return Stop::Envelope(fuel_envelope(meter, logs));
-    }
-    let kind = limit_kind_of(&message).unwrap_or(ErrorKind::Threw);
-    Stop::Envelope(Envelope::failure(kind, message, job_frames(&stack), logs))
-}
-
-/// Drops the prelude's own frames from a stack: they are the runner's, not the job's.
-pub(crate) fn job_frames(stack: &str) -> String {
-    stack
-        .lines()
-        .filter(|l| !l.contains("(prelude.js:"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
-fn exception_info(v: &Value<'_>) -> (String, String) {
-    if let Some(obj) = v.as_object() {
-        let message: Option<String> = obj.get("message").ok();
-        let stack: Option<String> = obj.get("stack").ok();
-        if let Some(message) = message {
-            return (message, stack.unwrap_or_default());
+    drop(stdin);
+    let cap = job.wall_clock + KILL_GRACE;
+    let (stdout, stderr) = match tokio::time::timeout(cap, child.output()).await {
+        Ok(out) => out.map_err(|e| io("waiting for", e))?,
+        // Dropping the child kills it.
+        Err(_) => {
+            return Err(RunnerError::WallClock {
+                after: job.wall_clock,
+            });
+        }
+    };
+    match serde_json::from_slice::<ChildReply>(&stdout) {
+        Ok(ChildReply::Envelope(envelope)) => Ok(envelope),
+        Ok(ChildReply::WallClock(after)) => Err(RunnerError::WallClock { after }),
+        Ok(ChildReply::Engine(e)) => Err(RunnerError::Engine(e)),
+        Err(_) => {
+            let stderr = String::from_utf8_lossy(&stderr);
+            let stderr = stderr.trim();
+            // The zygote reaps its children, so the exit status is not ours to see.
+            Err(RunnerError::Crashed {
+                status: "it ended without a reply".to_owned(),
+                stderr: if stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {stderr:.500}")
+                },
+            })
         }
     }
-    if v.is_null() || v.is_undefined() {
-        // QuickJS throws null when even the error object cannot be allocated.
-        return (OUT_OF_MEMORY.to_owned(), String::new());
-    }
-    let text: Option<String> = v.get().ok();
-    (text.unwrap_or_else(|| format!("{v:?}")), String::new())
 }
 
-pub(crate) fn failure_from_json(kind: ErrorKind, json: &str, logs: Vec<LogEntry>) -> Envelope {
-    match serde_json::from_str::<ErrorInfo>(json) {
-        Ok(info) => Envelope::failure(kind, info.message, job_frames(&info.stack), logs),
-        Err(e) => Envelope::failure(kind, format!("unreadable error report: {e}"), "", logs),
+/// The job program's `main`: `agency __job` calls this first thing, before any thread starts.
+///
+/// Started with a socket as stdin it is the executor's zygote (see [`crate::zygote`]) and forks
+/// job processes on request. Otherwise it is one job process: it reads a [`JobRun`] (JSON) from
+/// stdin, limits itself, runs the job in QuickJS and writes the reply to stdout.
+pub fn child_main() -> ExitCode {
+    let stdin = std::io::stdin();
+    let is_socket = fstat(&stdin).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_socket());
+    if !is_socket {
+        return serve_one();
+    }
+    match rustix::io::dup(&stdin) {
+        Ok(socket) => crate::zygote::serve(socket, serve_one),
+        Err(e) => child_failed(&format!("taking the zygote's socket: {e}")),
     }
 }
 
-/// Builds the envelope from what the job reported, and enforces the output limit.
-pub(crate) fn assemble(state: State, job: &JobRun) -> Envelope {
-    let State {
-        outcome,
-        logs,
-        logs_overflowed,
-        ..
-    } = state;
-    let envelope = match outcome {
-        None => Envelope::failure(
-            ErrorKind::NoResult,
-            "the job finished without calling back",
-            "",
-            logs,
-        ),
-        Some(Reported::Failed(kind, json)) => failure_from_json(kind, &json, logs),
-        Some(Reported::Succeeded(json)) => match serde_json::from_str::<Values>(&json) {
-            Ok(v) => Envelope {
-                outcome: Ok(Success {
-                    result: v.result,
-                    details: v.details,
-                }),
-                logs,
-            },
-            Err(e) => Envelope::failure(
-                ErrorKind::Threw,
-                format!("the result is not JSON: {e}"),
-                "",
-                logs,
-            ),
+/// One job process: see [`child_main`].
+fn serve_one() -> ExitCode {
+    let mut request = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut request) {
+        return child_failed(&format!("reading the job: {e}"));
+    }
+    let job: JobRun = match serde_json::from_slice(&request) {
+        Ok(job) => job,
+        Err(e) => return child_failed(&format!("the job is not valid: {e}")),
+    };
+    if let Err(e) = limit_self(&job) {
+        return child_failed(&format!("setting rlimits: {e}"));
+    }
+    let reply = match run_in_process(&job) {
+        Ok(envelope) => ChildReply::Envelope(envelope),
+        Err(RunnerError::WallClock { after }) => ChildReply::WallClock(after),
+        Err(e) => ChildReply::Engine(e.to_string()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut stdout, &reply)
+        .map_err(std::io::Error::from)
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(3),
+    }
+}
+
+fn child_failed(message: &str) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "agency job process: {message}");
+    ExitCode::from(2)
+}
+
+/// Caps this process: address space (the job's memory plus overhead), CPU seconds (the
+/// wall-clock cap), no core dumps, no files written, a handful of descriptors.
+fn limit_self(job: &JobRun) -> std::io::Result<()> {
+    let cap = |n: u64| Rlimit {
+        current: Some(n),
+        maximum: Some(n),
+    };
+    let cpu = job.wall_clock.as_secs() + 1;
+    setrlimit(
+        Resource::As,
+        cap(job.limits.memory.saturating_add(AS_OVERHEAD)),
+    )?;
+    setrlimit(
+        Resource::Cpu,
+        Rlimit {
+            current: Some(cpu),
+            maximum: Some(cpu + 1),
         },
-    };
-    let size = envelope.canonical_bytes().len() as u64;
-    if logs_overflowed || size > job.limits.output {
-        let what = if logs_overflowed {
-            "its logs".to_owned()
-        } else {
-            format!("its envelope ({size} bytes)")
-        };
-        let msg = format!(
-            "{what} exceeded the output limit of {} bytes",
-            job.limits.output
-        );
-        return Envelope::failure(ErrorKind::OutputTooLarge, msg, "", Vec::new());
-    }
-    envelope
+    )?;
+    setrlimit(Resource::Core, cap(0))?;
+    setrlimit(Resource::Fsize, cap(0))?;
+    setrlimit(Resource::Nofile, cap(8))?;
+    Ok(())
 }

@@ -25,6 +25,8 @@ pub mod conformance;
 mod kubo;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use agency_primitives::{Block, Cid};
 pub use blockstore::{BlockStore, MemStore};

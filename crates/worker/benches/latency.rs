@@ -41,7 +41,7 @@ async fn case(replicas: u8, jobs: usize) -> Vec<Duration> {
         let terms = m.post(&spec, replicas).await;
         let start = Instant::now();
         loop {
-            if m.job(&terms).await.status >= 3 {
+            if m.job(&terms).await.status.is_terminal() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(1)).await;

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use alloy::primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
+use agency_chain::Terms;
+
 use crate::machine::JobState;
-use agency_chain::bindings::IJobAgency::Terms;
 
 /// The journal's file name in the data dir.
 pub const FILE: &str = "worker.jsonl";
@@ -62,70 +63,18 @@ pub struct Header {
 }
 
 /// One job as journaled: what names it on chain, and the agent's state.
+///
+/// The terms are the contract's own [`Terms`], serialized by serde with their Solidity field
+/// names. Journals written before that (a `TermsRecord` copy with the same names) differ only
+/// in `deadline`, then a JSON number, now hex text; both are read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRecord {
     pub id: B256,
-    pub terms: TermsRecord,
+    pub terms: Terms,
     pub index: u32,
     /// The spec digest.
     pub spec: B256,
     pub state: JobState,
-}
-
-/// [`Terms`] in a serializable form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TermsRecord {
-    pub requester: Address,
-    pub salt: u64,
-    pub count: u32,
-    pub specs: B256,
-    pub reward: u128,
-    pub collateral: u128,
-    pub replicas: u8,
-    pub quorum: u8,
-    pub min_reputation: u32,
-    pub delivery_window: u32,
-    pub reveal_window: u32,
-    pub deadline: u64,
-}
-
-impl From<&Terms> for TermsRecord {
-    fn from(t: &Terms) -> Self {
-        Self {
-            requester: t.requester,
-            salt: t.salt,
-            count: t.count,
-            specs: t.specs,
-            reward: t.reward,
-            collateral: t.collateral,
-            replicas: t.replicas,
-            quorum: t.quorum,
-            min_reputation: t.minReputation,
-            delivery_window: t.deliveryWindow,
-            reveal_window: t.revealWindow,
-            deadline: t.deadline.to::<u64>(),
-        }
-    }
-}
-
-impl From<&TermsRecord> for Terms {
-    fn from(t: &TermsRecord) -> Self {
-        Self {
-            requester: t.requester,
-            salt: t.salt,
-            count: t.count,
-            specs: t.specs,
-            reward: t.reward,
-            collateral: t.collateral,
-            replicas: t.replicas,
-            quorum: t.quorum,
-            minReputation: t.min_reputation,
-            deliveryWindow: t.delivery_window,
-            revealWindow: t.reveal_window,
-            deadline: alloy::primitives::Uint::from(t.deadline),
-        }
-    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -357,7 +306,7 @@ mod tests {
     fn job(n: u8, phase: Phase) -> JobRecord {
         JobRecord {
             id: B256::repeat_byte(n),
-            terms: TermsRecord::from(&Terms::default()),
+            terms: Terms::default(),
             index: 0,
             spec: B256::repeat_byte(9),
             state: JobState {
@@ -411,6 +360,50 @@ mod tests {
             matches!(err, JournalError::Corrupt { line: 1, .. }),
             "{err}"
         );
+    }
+
+    /// A journal from before the terms were the contract's own type: `deadline` is a number.
+    #[test]
+    fn a_journal_written_with_the_old_terms_record_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = concat!(
+            r#"{"header":{"chain":31337,"agency":"0x0101010101010101010101010101010101010101","#,
+            r#""agent":"0x0202020202020202020202020202020202020202"}}"#,
+            "\n",
+            r#"{"cursor":12}"#,
+            "\n",
+            r#"{"job":{"id":"0x0303030303030303030303030303030303030303030303030303030303030303","#,
+            r#""terms":{"requester":"0x0404040404040404040404040404040404040404","salt":9,"#,
+            r#""count":1,"specs":"0x0505050505050505050505050505050505050505050505050505050505050505","#,
+            r#""reward":3000000000000000,"collateral":1000000000000000,"replicas":3,"quorum":2,"#,
+            r#""minReputation":0,"deliveryWindow":120,"revealWindow":60,"deadline":1767229200},"#,
+            r#""index":0,"spec":"0x0909090909090909090909090909090909090909090909090909090909090909","#,
+            r#""state":{"phase":{"phase":"working"},"result":"0x0606060606060606060606060606060606060606060606060606060606060606","#,
+            r#""salt":"0x0707070707070707070707070707070707070707070707070707070707070707","claims":1,"#,
+            r#""delivered":true}}}"#,
+            "\n",
+        );
+        std::fs::write(dir.path().join(FILE), old).unwrap();
+        let (_, loaded) = Journal::open(dir.path(), header()).unwrap();
+        assert_eq!(loaded.cursor, Some(12));
+        let [job] = loaded.jobs.as_slice() else {
+            panic!("{:?}", loaded.jobs)
+        };
+        let t = &job.terms;
+        assert_eq!(t.deadline.to::<u64>(), 1_767_229_200);
+        assert_eq!((t.replicas, t.quorum, t.salt, t.count), (3, 2, 9, 1));
+        assert_eq!(
+            (t.reward, t.collateral),
+            (3_000_000_000_000_000, 1_000_000_000_000_000)
+        );
+        assert_eq!((t.deliveryWindow, t.revealWindow), (120, 60));
+        assert_eq!(job.state.phase, Phase::Working);
+        assert!(job.state.delivered);
+        // Opening rewrote it in today's form, which reads back the same.
+        let (_, again) = Journal::open(dir.path(), header()).unwrap();
+        assert_eq!(again.jobs, loaded.jobs);
+        let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert!(text.contains(r#""deadline":"0x"#), "{text}");
     }
 
     #[test]

@@ -8,8 +8,14 @@
 //! - [`journal`]: `worker.jsonl` in the data dir; every state a step returns is synced there
 //!   before the step's action starts, so the result and salt a commitment binds are on disk
 //!   before the commitment is sent.
-//! - the driver: one loop that feeds the machines with chain events (from a saved cursor),
-//!   action outcomes and timers, and runs their actions as tasks, `concurrency` jobs at a time.
+//! - the driver (`driver.rs`): one loop over its parts, each a module: `intake` (the contract's
+//!   events from the saved cursor), `schedule` (one action per job at a time, `concurrency` jobs
+//!   holding a place, chain-time wake-ups, the pause before a refused action is tried again),
+//!   `actions` (each action performed as a task, coming back as the machine's next input),
+//!   `account` (the stake, the balance and score claims are decided with, withdrawals), `clock`
+//!   (chain time) and `retry` (the one retry policy, over each error's `is_retryable`).
+//! - [`WorkerHandle`]: owns the agent's task; shutdown is a cancellation token, and dropping
+//!   the handle stops the agent.
 //!
 //! # Guarantees
 //! - **Never commits what it did not compute**: a result enters the state only from this
@@ -28,7 +34,13 @@ pub mod journal;
 pub mod machine;
 pub mod metrics;
 
+mod account;
+mod actions;
+mod clock;
 mod driver;
+mod intake;
+mod retry;
+mod schedule;
 mod work;
 
 use std::path::PathBuf;
@@ -39,7 +51,8 @@ use agency_chain::{Agency, ChainError};
 use agency_runner::Executor;
 use agency_store::BlockStore;
 use alloy::primitives::{Address, U256};
-use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 pub use journal::JournalError;
 pub use metrics::Metrics;
@@ -77,9 +90,6 @@ pub struct WorkerConfig {
     /// in the clear when last: fewer transactions and less gas, for work lost when another
     /// agent claims first. Suits short jobs.
     pub run_first: bool,
-    /// A test hook: stop dead at a point, as `kill -9` would.
-    #[doc(hidden)]
-    pub halt: Option<Halt>,
 }
 
 impl Default for WorkerConfig {
@@ -98,18 +108,8 @@ impl Default for WorkerConfig {
             margin: 5,
             grace: Duration::from_secs(30),
             run_first: false,
-            halt: None,
         }
     }
-}
-
-/// Where a test stops an agent dead: just before sending a call, or right after it was mined
-/// (before the agent has journaled anything about it).
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Halt {
-    Before(&'static str),
-    After(&'static str),
 }
 
 /// Why an agent stopped or could not start.
@@ -119,8 +119,6 @@ pub enum WorkerError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Chain(#[from] ChainError),
-    #[error("JSON-RPC: {0}")]
-    Rpc(String),
     #[error("{0}")]
     Stake(String),
     #[error("the worker task panicked or was aborted")]
@@ -132,7 +130,6 @@ impl WorkerError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Chain(e) => e.is_retryable(),
-            Self::Rpc(_) => true,
             Self::Journal(_) | Self::Stake(_) | Self::Gone => false,
         }
     }
@@ -159,31 +156,36 @@ impl Worker {
     /// runtime.
     pub async fn spawn(config: WorkerConfig, deps: Deps) -> Result<WorkerHandle, WorkerError> {
         let metrics = Arc::new(Metrics::new());
-        let driver = driver::Driver::start(
-            config,
-            deps.agency,
-            deps.store,
-            deps.executors,
-            metrics.clone(),
-            deps.agent,
-        )
-        .await?;
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(driver.run(stopped));
+        let agent = deps.agent;
+        let driver = driver::Driver::start(config, deps, metrics.clone()).await?;
+        let cancel = CancellationToken::new();
+        let stopped = CancellationToken::new();
+        let mut task = JoinSet::new();
+        let (token, done) = (cancel.clone(), stopped.clone());
+        task.spawn(async move {
+            let _stopped = done.drop_guard();
+            driver.run(token).await
+        });
         Ok(WorkerHandle {
-            stop,
+            cancel,
+            stopped,
             task,
             metrics,
-            agent: deps.agent,
+            agent,
         })
     }
 }
 
-/// A running agent.
+/// A running agent. Dropping the handle stops the agent dead (as [`WorkerHandle::abort`]);
+/// [`WorkerHandle::shutdown`] and [`WorkerHandle::join`] stop it gracefully.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the agent"]
 pub struct WorkerHandle {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Result<(), WorkerError>>,
+    cancel: CancellationToken,
+    /// Cancelled when the agent's task ends, however it ends.
+    stopped: CancellationToken,
+    /// The agent's task (one); its actions run as tasks it owns, so they end with it.
+    task: JoinSet<Result<(), WorkerError>>,
     metrics: Arc<Metrics>,
     agent: Address,
 }
@@ -202,21 +204,30 @@ impl WorkerHandle {
     /// Asks for a graceful stop: no new claims; in-flight work finishes within the grace
     /// period; what is left waits in the journal for the next start.
     pub fn shutdown(&self) {
-        let _ = self.stop.send(true);
+        self.cancel.cancel();
     }
 
-    /// Waits for the agent to stop.
-    pub async fn join(self) -> Result<(), WorkerError> {
-        self.task.await.map_err(|_| WorkerError::Gone)?
+    /// Resolves once the agent has stopped: after a shutdown, or by itself (only an error
+    /// stops it).
+    pub async fn stopped(&self) {
+        self.stopped.cancelled().await;
     }
 
-    /// Whether the agent has stopped (a halt hook, an error, or after shutdown).
+    /// Whether the agent has stopped.
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.stopped.is_cancelled()
+    }
+
+    /// Waits for the agent to stop; its error, if it stopped on one.
+    pub async fn join(mut self) -> Result<(), WorkerError> {
+        match self.task.join_next().await {
+            Some(Ok(result)) => result,
+            Some(Err(_)) | None => Err(WorkerError::Gone),
+        }
     }
 
     /// Stops the agent dead, mid-whatever, as `kill -9` would (tests).
-    pub fn abort(self) {
-        self.task.abort();
+    pub fn abort(mut self) {
+        self.task.abort_all();
     }
 }

@@ -1,4 +1,4 @@
-//! The per-job state machine: `step(state, input, ctx) -> (state, action)`, pure.
+//! The per-job state machine: `step(state, input, terms, agent) -> (state, action)`, pure.
 //!
 //! The machine is level-triggered. Besides what only the agent knows (its result and salt, and
 //! whether it gave the job up), it keeps nothing it could read from the chain: every decision is
@@ -7,8 +7,11 @@
 //! journals the state a step returns before it starts the step's action, so the result and salt a
 //! commitment binds are on disk before the commitment is sent, and never change afterwards.
 
-use agency_chain::protocol::JobStatus;
+use agency_chain::Terms;
+use agency_chain::protocol::{self, JobStatus};
 use alloy::primitives::{B256, U256};
+
+pub use agency_chain::SlotPhase;
 use serde::{Deserialize, Serialize};
 
 /// What the agent knows about one job.
@@ -55,6 +58,22 @@ pub enum Phase {
     Done(End),
 }
 
+impl Phase {
+    /// Its name in metrics and logs: `check`, `claim`, `work`…
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Skipped(_) => "skipped",
+            Self::Checking => "check",
+            Self::Running => "run-first",
+            Self::Claiming => "claim",
+            Self::Working => "work",
+            Self::GivingUp(_) => "give-up",
+            Self::Done(_) => "done",
+        }
+    }
+}
+
 /// How a job ended for this agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "end", content = "detail")]
@@ -79,35 +98,33 @@ pub enum End {
     Vanished,
 }
 
+impl End {
+    /// Its name in metrics: `won`, `lost`, `missed`…
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Won(_) => "won",
+            Self::Lost => "lost",
+            Self::NoConsensus => "no-consensus",
+            Self::Missed => "missed",
+            Self::Released(_) => "released",
+            Self::Expired => "expired",
+            Self::Passed => "passed",
+            Self::Unrunnable(_) => "unrunnable",
+            Self::Vanished => "vanished",
+        }
+    }
+}
+
 /// The job's status on chain: `None` when `jobOf` reverted with `UnknownJob` (or reported a
 /// status this build does not know).
 pub type Status = Option<JobStatus>;
 
-/// The phase of this agent's slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlotPhase {
-    Claimed,
-    Committed,
-    Revealed,
-}
-
-/// This agent's slot in a job.
+/// This agent's slot in a job: a held one (never [`SlotPhase::Empty`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mine {
     pub slot: u8,
     pub phase: SlotPhase,
     /// `min(claim time + delivery window, deadline)`.
-    pub deadline: u64,
-}
-
-/// The fixed facts of a job, from its terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Terms {
-    pub replicas: u8,
-    pub quorum: u8,
-    pub reward: U256,
-    pub collateral: U256,
-    pub min_reputation: u32,
     pub deadline: u64,
 }
 
@@ -128,9 +145,10 @@ pub struct View {
     pub earned: Option<U256>,
 }
 
-/// What the agent itself stands at when it decides whether to claim.
+/// What the machine knows of the agent itself: its policy and where it stands (balance,
+/// score), for deciding whether to claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ctx {
+pub struct Agent {
     /// New claims allowed (false while shutting down).
     pub claiming: bool,
     pub min_reward: U256,
@@ -252,27 +270,27 @@ impl Default for JobState {
 }
 
 /// One step: the state after `input`, and the action to take.
-pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobState, Action) {
+pub fn step(state: &JobState, input: Input, terms: &Terms, agent: &Agent) -> (JobState, Action) {
     let mut next = state.clone();
     if state.is_done() {
         return (next, Action::Idle);
     }
     let action = match input {
-        Input::Discovered => match worth_claiming(terms, ctx, None) {
+        Input::Discovered => match worth_claiming(terms, agent, None) {
             Ok(()) => Action::Observe,
             Err(why) => {
                 next.phase = Phase::Skipped(why);
                 Action::Idle
             }
         },
-        Input::SpecChecked(Ok(())) if state.phase == Phase::Checking && ctx.run_first => {
+        Input::SpecChecked(Ok(())) if state.phase == Phase::Checking && agent.run_first => {
             if state.result.is_some() {
                 // Ran before (a slot reopened since): claim with that result.
                 next.phase = Phase::Claiming;
                 Action::Observe
             } else {
                 next.phase = Phase::Running;
-                run_before_claiming(terms, ctx)
+                run_before_claiming(terms, agent)
             }
         }
         Input::SpecChecked(Ok(())) if state.phase == Phase::Checking => {
@@ -301,7 +319,7 @@ pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobSta
             next.phase = Phase::GivingUp(why);
             Action::Observe
         }
-        Input::Observed(view) => return observed(state, view, terms, ctx),
+        Input::Observed(view) => return observed(state, view, terms, agent),
         // A check or failure that no longer applies, or a mined transaction: look again.
         _ => Action::Observe,
     };
@@ -309,26 +327,26 @@ pub fn step(state: &JobState, input: Input, terms: &Terms, ctx: &Ctx) -> (JobSta
 }
 
 /// Whether a job is worth claiming, from its terms and (once observed) its view.
-fn worth_claiming(terms: &Terms, ctx: &Ctx, view: Option<&View>) -> Result<(), String> {
-    if !ctx.claiming {
+fn worth_claiming(terms: &Terms, agent: &Agent, view: Option<&View>) -> Result<(), String> {
+    if !agent.claiming {
         return Err("not claiming (shutting down)".into());
     }
-    if terms.reward < ctx.min_reward {
+    if U256::from(terms.reward) < agent.min_reward {
         return Err(format!(
             "reward {} wei is below the minimum {}",
-            terms.reward, ctx.min_reward
+            terms.reward, agent.min_reward
         ));
     }
-    if terms.min_reputation > 0 && ctx.score < i64::from(terms.min_reputation) {
+    if terms.minReputation > 0 && agent.score < i64::from(terms.minReputation) {
         return Err(format!(
             "requires reputation {}, this agent has {}",
-            terms.min_reputation, ctx.score
+            terms.minReputation, agent.score
         ));
     }
-    if terms.collateral > ctx.balance {
+    if U256::from(terms.collateral) > agent.balance {
         return Err(format!(
             "collateral {} wei exceeds the free stake {}",
-            terms.collateral, ctx.balance
+            terms.collateral, agent.balance
         ));
     }
     if let Some(view) = view {
@@ -338,7 +356,7 @@ fn worth_claiming(terms: &Terms, ctx: &Ctx, view: Option<&View>) -> Result<(), S
         if view.free == 0 {
             return Err(NO_FREE_SLOT.into());
         }
-        if view.now.saturating_add(ctx.margin) >= terms.deadline {
+        if view.now.saturating_add(agent.margin) >= deadline(terms) {
             return Err("too close to its deadline".into());
         }
     }
@@ -348,7 +366,7 @@ fn worth_claiming(terms: &Terms, ctx: &Ctx, view: Option<&View>) -> Result<(), S
 /// The skip reason that a reopened slot (a release or eviction) makes worth looking at again.
 pub const NO_FREE_SLOT: &str = "no free slot";
 
-fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState, Action) {
+fn observed(state: &JobState, view: View, terms: &Terms, agent: &Agent) -> (JobState, Action) {
     let mut next = state.clone();
     let done = |end: End| {
         let mut next = state.clone();
@@ -362,7 +380,7 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         Some(_) => {}
     }
     let held_before = matches!(state.phase, Phase::Working | Phase::GivingUp(_));
-    let Some(mine) = view.mine else {
+    let Some(mine) = view.mine.filter(|m| m.phase.is_held()) else {
         // No slot. Had one: it was released (by us) or evicted; else, maybe claim.
         if let Phase::GivingUp(why) = &state.phase {
             return done(End::Released(why.clone()));
@@ -370,11 +388,11 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         if held_before {
             return done(End::Missed);
         }
-        return match worth_claiming(terms, ctx, Some(&view)) {
+        return match worth_claiming(terms, agent, Some(&view)) {
             // Running, but no run in flight (the driver observes a job only between its
             // actions): a restart lost it. Run again.
             Ok(()) if state.phase == Phase::Running && state.result.is_none() => {
-                (next, run_before_claiming(terms, ctx))
+                (next, run_before_claiming(terms, agent))
             }
             Ok(())
                 if matches!(state.phase, Phase::Running | Phase::Claiming)
@@ -419,8 +437,9 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
     };
     // When reveals end: `revealEnd` once they are open, else (opened by the deadline) the
     // deadline is the earliest they can.
+    let deadline = deadline(terms);
     let end = if view.reveal_end == 0 {
-        terms.deadline
+        deadline
     } else {
         view.reveal_end
     };
@@ -432,12 +451,12 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         }
         (SlotPhase::Claimed, _, _) if view.now > mine.deadline => {
             // Lapsed: anyone may evict it now; nothing this agent can do but watch.
-            wake(terms.deadline.max(mine.deadline) + 1)
+            wake(deadline.max(mine.deadline) + 1)
         }
         (SlotPhase::Claimed, None, _) => match &state.phase {
             Phase::GivingUp(_) => Action::Release { slot: mine.slot },
             _ => Action::Compute {
-                by: mine.deadline.saturating_sub(ctx.margin),
+                by: mine.deadline.saturating_sub(agent.margin),
             },
         },
         (SlotPhase::Claimed, Some(result), _) if terms.replicas == 1 => Action::Submit {
@@ -447,7 +466,7 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         // Everyone else has committed: nobody is left to copy the result, so deliver it in
         // the clear and save the reveal.
         (SlotPhase::Claimed, Some(result), Some(_))
-            if ctx.run_first && view.committed + 1 == terms.replicas =>
+            if agent.run_first && view.committed + 1 == terms.replicas =>
         {
             Action::RevealLast {
                 slot: mine.slot,
@@ -462,8 +481,9 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
         // Claimed with a result but no salt (r > 1) cannot happen: both are set together.
         (SlotPhase::Claimed, Some(_), None) => Action::Release { slot: mine.slot },
         (SlotPhase::Committed, result, salt) => {
-            let reveals_open = view.status == Some(JobStatus::Revealing)
-                || (view.now > terms.deadline && view.committed >= terms.quorum);
+            let reveals_open = view
+                .status
+                .is_some_and(|s| protocol::reveals_open(terms, s, view.committed, view.now));
             match (result, salt) {
                 _ if reveals_open && view.now > end && view.reveal_end != 0 => {
                     settle(end, Action::Finalize)
@@ -474,13 +494,11 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
                     salt,
                 },
                 // Too few commits by the deadline: expire it to get the collateral back.
-                _ if !reveals_open && view.now > terms.deadline => {
-                    settle(terms.deadline, Action::Expire)
-                }
-                (Some(_), Some(_)) => wake(terms.deadline + 1),
+                _ if !reveals_open && view.now > deadline => settle(deadline, Action::Expire),
+                (Some(_), Some(_)) => wake(deadline + 1),
                 // Committed, but the result or salt is gone (the journal was lost): this slot
                 // cannot reveal. Wait for the job to settle.
-                _ => wake(end.max(terms.deadline) + 1),
+                _ => wake(end.max(deadline) + 1),
             }
         }
         (SlotPhase::Revealed, _, _) => {
@@ -490,15 +508,21 @@ fn observed(state: &JobState, view: View, terms: &Terms, ctx: &Ctx) -> (JobState
                 wake(end + 1)
             }
         }
+        (SlotPhase::Empty, _, _) => unreachable!("`mine` is a held slot (filtered above)"),
     };
     (next, action)
 }
 
 /// Runs the job with no slot held (`run_first`): it must end `margin` before the job's deadline.
-fn run_before_claiming(terms: &Terms, ctx: &Ctx) -> Action {
+fn run_before_claiming(terms: &Terms, agent: &Agent) -> Action {
     Action::Compute {
-        by: terms.deadline.saturating_sub(ctx.margin),
+        by: deadline(terms).saturating_sub(agent.margin),
     }
+}
+
+/// The job's deadline, in seconds.
+fn deadline(terms: &Terms) -> u64 {
+    terms.deadline.to()
 }
 
 /// The claim to send: plain, or fused with the delivery when the job ran first.

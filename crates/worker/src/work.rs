@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agency_primitives::{Block, CODEC_RAW, Cid, Envelope, ErrorKind, JobSpec, raw_cid};
+use agency_primitives::{Block, CODEC_RAW, Cid, Envelope, ErrorKind, JobSpec, Runtime, raw_cid};
 use agency_runner::{Executor, JobRun};
 use agency_store::{BlockStore, StoreError};
 use alloy::primitives::B256;
 use futures::TryStreamExt;
 
 use crate::metrics::Metrics;
+use crate::retry::Retry;
 
 /// The largest code or input file an agent fetches.
 pub(crate) const MAX_CONTENT: usize = 64 << 20;
@@ -39,13 +40,13 @@ impl Work {
         let start = Instant::now();
         let deadline = start + self.fetch_timeout;
         let cid = raw_cid(spec.0);
-        let block = retry(deadline, || self.store.get(&cid))
+        let block = fetch(deadline, || self.store.get(&cid))
             .await
             .map_err(|e| format!("spec {cid}: {e}"))?;
         let parsed = JobSpec::from_bytes(block.data()).map_err(|e| format!("spec {cid}: {e}"))?;
-        if self.executor(&parsed.runtime).is_none() {
+        if self.executor(parsed.runtime).is_none() {
             return Err(format!(
-                "runtime {:?} is not one this agent runs ({})",
+                "runtime {} is not one this agent runs ({})",
                 parsed.runtime,
                 self.runtimes()
             ));
@@ -66,10 +67,10 @@ impl Work {
         let start = Instant::now();
         let parsed = self.check(spec).await?;
         let fetch_by = deadline.min(Instant::now() + self.fetch_timeout);
-        let code = retry(fetch_by, || cat(&self.store, parsed.code))
+        let code = fetch(fetch_by, || cat(&self.store, parsed.code))
             .await
             .map_err(|e| format!("code {}: {e}", parsed.code))?;
-        let input = retry(fetch_by, || cat(&self.store, parsed.input))
+        let input = fetch(fetch_by, || cat(&self.store, parsed.input))
             .await
             .map_err(|e| format!("input {}: {e}", parsed.input))?;
         self.metrics.observe("fetch", start.elapsed().as_secs_f64());
@@ -87,7 +88,7 @@ impl Work {
             .map_err(|e| format!("keeping the result: {e}"))?
             .map_err(|e| format!("keeping the result: {e}"))?;
         let digest = B256::from_slice(block.cid().hash().digest());
-        retry(deadline, || self.store.put(block.clone()))
+        fetch(deadline, || self.store.put(block.clone()))
             .await
             .map_err(|e| format!("publishing the result: {e}"))?;
         self.metrics
@@ -126,7 +127,7 @@ impl Work {
         input: Vec<u8>,
         deadline: Instant,
     ) -> Result<Envelope, String> {
-        let exec = self.executor(&spec.runtime).ok_or("runtime gone")?;
+        let exec = self.executor(spec.runtime).ok_or("runtime gone")?;
         // Content that is not text is the job's failure, the same on every agent.
         let (Ok(code), Ok(input)) = (String::from_utf8(code), String::from_utf8(input)) else {
             return Ok(Envelope::failure(
@@ -147,25 +148,19 @@ impl Work {
                 .wall_clock
                 .min(deadline.saturating_duration_since(Instant::now())),
         };
-        let mut attempts = 0;
-        loop {
-            match exec.run(job.clone()).await {
-                Ok(envelope) => return Ok(envelope),
-                Err(e) if e.is_retryable() && attempts < 2 && Instant::now() < deadline => {
-                    attempts += 1;
-                    tracing::warn!(error = %e, "job process failed; running again");
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        }
+        Retry::RUN
+            .until(deadline)
+            .run("running the job", || exec.run(job.clone()))
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    fn executor(&self, runtime: &str) -> Option<&Arc<dyn Executor>> {
+    fn executor(&self, runtime: Runtime) -> Option<&Arc<dyn Executor>> {
         self.executors.iter().find(|e| e.runtime() == runtime)
     }
 
     fn runtimes(&self) -> String {
-        let names: Vec<_> = self.executors.iter().map(|e| e.runtime()).collect();
+        let names: Vec<_> = self.executors.iter().map(|e| e.runtime().name()).collect();
         names.join(", ")
     }
 }
@@ -185,26 +180,19 @@ async fn cat(store: &Arc<dyn BlockStore>, cid: Cid) -> Result<Vec<u8>, StoreErro
     Ok(out)
 }
 
-/// Runs `op` until it succeeds, fails for good, or `deadline` passes; a missing block counts as
-/// "not yet" (it may still arrive), as do the store's retryable errors.
-async fn retry<T, F, Fut>(deadline: Instant, mut op: F) -> Result<T, StoreError>
+/// Runs a store operation until it succeeds, fails for good, or `deadline` passes; a missing
+/// block counts as "not yet" (it may still arrive), as do the store's retryable errors.
+async fn fetch<T, F, Fut>(deadline: Instant, op: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if (e.is_retryable() || e.is_not_found()) && Instant::now() < deadline => {
-                tracing::debug!(error = %e, "store trouble; retrying");
-                tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now())))
-                    .await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    Retry::FETCH
+        .until(deadline)
+        .run_if("store trouble", op, |e| {
+            e.is_retryable() || e.is_not_found()
+        })
+        .await
 }
 
 /// Writes `block`'s bytes to `path`, durably (temporary file, sync, rename).

@@ -1,30 +1,27 @@
 //! JobAgency deployed on anvil and driven through the client, as an agent and a requester would.
 
-use agency_chain::bindings::IJobAgency::Terms;
+use std::time::Duration;
+
 use agency_chain::bindings::JobAgency;
 use agency_chain::bindings::JobAgency::JobAgencyErrors;
-use agency_chain::events::{Cursor, EventStream, StreamItem};
-use agency_chain::{Agency, ChainError, SendConfig, Sender, protocol};
+use agency_chain::events::{Cursor, StreamItem};
+use agency_chain::{
+    Agency, Batch, Call, ChainError, Event, JobStatus, SendConfig, Sender, TermsBuilder, protocol,
+};
 use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
-use alloy::primitives::{Address, B256, U256, aliases::U40};
+use alloy::node_bindings::AnvilInstance;
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolEvent;
 
 const REWARD: u128 = 10_000_000_000_000_000; // 0.01 ether
 const COLLATERAL: u128 = 2_000_000_000_000_000;
 
 pub(crate) fn anvil() -> AnvilInstance {
-    let bin = format!(
-        "{}/../../node_modules/.bin/anvil",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    assert!(
-        std::path::Path::new(&bin).exists(),
-        "{bin} is missing: run `npm ci` at the repository root"
-    );
-    Anvil::at(bin).arg("--hardfork").arg("cancun").spawn()
+    agency_chain::testing::anvil()
+        .arg("--hardfork")
+        .arg("cancun")
+        .spawn()
 }
 
 pub(crate) fn provider(anvil: &AnvilInstance, account: usize) -> (DynProvider, Address) {
@@ -37,12 +34,9 @@ pub(crate) fn provider(anvil: &AnvilInstance, account: usize) -> (DynProvider, A
     (provider, address)
 }
 
-async fn terms(
-    provider: &DynProvider,
-    requester: Address,
-    salt: u64,
-    replicas: u8,
-) -> (Terms, Vec<B256>) {
+/// A batch of one job with `replicas` replicas, posted by `requester`, its deadline an hour
+/// after the latest block.
+async fn terms(provider: &DynProvider, requester: Address, salt: u64, replicas: u8) -> Batch {
     let now = provider.get_block_number().await.expect("block number");
     let block = provider
         .get_block_by_number(now.into())
@@ -50,21 +44,15 @@ async fn terms(
         .expect("block")
         .expect("latest block");
     let specs = vec![B256::repeat_byte(salt as u8 + 1)];
-    let terms = Terms {
-        requester,
-        salt,
-        count: 1,
-        specs: protocol::specs_hash(&specs),
-        reward: REWARD,
-        collateral: COLLATERAL,
-        replicas,
-        quorum: replicas / 2 + 1,
-        minReputation: 0,
-        deliveryWindow: 600,
-        revealWindow: 300,
-        deadline: U40::from(block.header.timestamp + 3600),
-    };
-    (terms, specs)
+    TermsBuilder::new(requester, specs)
+        .salt(salt)
+        .reward(U256::from(REWARD))
+        .collateral(U256::from(COLLATERAL))
+        .replicas(replicas)
+        .delivery_window(Duration::from_secs(600))
+        .reveal_window(Duration::from_secs(300))
+        .build(block.header.timestamp)
+        .expect("valid terms")
 }
 
 #[tokio::test]
@@ -75,8 +63,9 @@ async fn r1_job_lifecycle_on_anvil() {
     let as_requester = Agency::deploy(req_provider.clone()).await.expect("deploy");
     let as_agent = Agency::at(as_requester.address(), agent_provider);
 
-    let (terms, specs) = terms(&req_provider, requester, 1, 1).await;
-    let batch = as_requester.post(&terms, &specs).await.expect("post");
+    let posted = terms(&req_provider, requester, 1, 1).await;
+    let terms = posted.terms.clone();
+    let batch = as_requester.post(&posted).await.expect("post");
     assert_eq!(batch, protocol::batch_id(&terms));
     let job = protocol::job_id(&terms, 0);
     assert_eq!(as_requester.job(&terms, 0).await.expect("job").id, job);
@@ -86,15 +75,17 @@ async fn r1_job_lifecycle_on_anvil() {
         .await
         .expect("deposit");
     let result = B256::repeat_byte(0x42);
-    let receipt = as_agent
+    let mined = as_agent
         .claim_and_submit(&terms, 0, result)
         .await
         .expect("claimAndSubmit");
-    let accepted = receipt
-        .inner
-        .logs()
+    let accepted = mined
+        .events
         .iter()
-        .find_map(|log| JobAgency::Accepted::decode_log(&log.inner).ok())
+        .find_map(|e| match e {
+            Event::Accepted(a) => Some(a.clone()),
+            _ => None,
+        })
         .expect("an Accepted event");
     assert_eq!(
         (accepted.job, accepted.result, accepted.winners),
@@ -102,7 +93,7 @@ async fn r1_job_lifecycle_on_anvil() {
     );
 
     let view = as_agent.job(&terms, 0).await.expect("job");
-    assert_eq!(view.status, 3, "Accepted");
+    assert_eq!(view.status, JobStatus::Accepted);
     assert_eq!(view.slots[0].agent, agent);
     let account = as_agent.account(agent).await.expect("account");
     assert_eq!(
@@ -120,7 +111,8 @@ async fn reverts_decode_to_the_contracts_errors() {
     let (agent_provider, _) = provider(&anvil, 1);
     let as_requester = Agency::deploy(req_provider.clone()).await.expect("deploy");
     let as_agent = Agency::at(as_requester.address(), agent_provider);
-    let (terms, specs) = terms(&req_provider, requester, 2, 3).await;
+    let posted = terms(&req_provider, requester, 2, 3).await;
+    let terms = posted.terms.clone();
 
     // Not posted yet: every call on the job names it.
     let err = as_agent.claim(&terms, 0).await.expect_err("unknown job");
@@ -130,7 +122,7 @@ async fn reverts_decode_to_the_contracts_errors() {
     }
     assert!(!err.is_retryable(), "a revert is final");
 
-    as_requester.post(&terms, &specs).await.expect("post");
+    as_requester.post(&posted).await.expect("post");
     let err = as_agent.claim(&terms, 0).await.expect_err("no stake");
     match err.revert() {
         Some(JobAgencyErrors::InsufficientStake(e)) => {
@@ -141,10 +133,7 @@ async fn reverts_decode_to_the_contracts_errors() {
         }
         other => panic!("expected InsufficientStake, got {other:?} from {err}"),
     }
-    let err = as_requester
-        .post(&terms, &specs)
-        .await
-        .expect_err("posted twice");
+    let err = as_requester.post(&posted).await.expect_err("posted twice");
     assert!(
         matches!(err.revert(), Some(JobAgencyErrors::BatchExists(_))),
         "{err}"
@@ -216,10 +205,10 @@ async fn event_stream_confirms_resumes_and_reports_reorgs() {
         address,
         Sender::connect(anvil.endpoint_url(), signer, SendConfig::default()),
     );
-    let mut stream = EventStream::new(provider.clone(), agency.address(), Cursor::from_block(0), 2);
+    let mut stream = agency.events(Cursor::from_block(0), 2);
 
-    let (first, specs) = terms(&provider, requester, 10, 1).await;
-    let batch1 = agency.post(&first, &specs).await.expect("post");
+    let first = terms(&provider, requester, 10, 1).await;
+    let batch1 = agency.post(&first).await.expect("post");
     assert_eq!(
         posted(&stream.poll().await.expect("poll")),
         [],
@@ -242,8 +231,8 @@ async fn event_stream_confirms_resumes_and_reports_reorgs() {
         .raw_request("evm_snapshot".into(), ())
         .await
         .expect("snapshot");
-    let (second, specs2) = terms(&provider, requester, 11, 1).await;
-    let batch2 = agency.post(&second, &specs2).await.expect("post");
+    let second = terms(&provider, requester, 11, 1).await;
+    let batch2 = agency.post(&second).await.expect("post");
     mine(&provider, 2).await;
     assert_eq!(
         posted(&stream.poll().await.expect("poll")),
@@ -256,8 +245,8 @@ async fn event_stream_confirms_resumes_and_reports_reorgs() {
         .await
         .expect("revert");
     assert!(reverted);
-    let (third, specs3) = terms(&provider, requester, 12, 1).await;
-    let batch3 = agency.post(&third, &specs3).await.expect("post");
+    let third = terms(&provider, requester, 12, 1).await;
+    let batch3 = agency.post(&third).await.expect("post");
     mine(&provider, 3).await;
     let items = stream.poll().await.expect("poll");
     assert_eq!(
@@ -267,7 +256,7 @@ async fn event_stream_confirms_resumes_and_reports_reorgs() {
     );
 
     // A stream resumed from the cursor saved before the reorg sees the same.
-    let mut resumed = EventStream::new(provider.clone(), agency.address(), saved, 2);
+    let mut resumed = agency.events(saved, 2);
     assert_eq!(
         posted(&resumed.poll().await.expect("poll")),
         [(false, batch2), (true, batch3)]
@@ -276,7 +265,7 @@ async fn event_stream_confirms_resumes_and_reports_reorgs() {
 }
 
 #[tokio::test]
-async fn any_call_goes_through_transact() {
+async fn any_call_goes_through_send() {
     // An r = 3 job driven with the generic path: claim, commit, then a reveal refused for a
     // wrong salt, decoded.
     let anvil = anvil();
@@ -284,8 +273,9 @@ async fn any_call_goes_through_transact() {
     let (agent_provider, agent) = provider(&anvil, 1);
     let as_requester = Agency::deploy(req_provider.clone()).await.expect("deploy");
     let as_agent = Agency::at(as_requester.address(), agent_provider.clone());
-    let (terms, specs) = terms(&req_provider, requester, 20, 3).await;
-    as_requester.post(&terms, &specs).await.expect("post");
+    let posted = terms(&req_provider, requester, 20, 3).await;
+    let terms = posted.terms.clone();
+    as_requester.post(&posted).await.expect("post");
     as_agent
         .deposit(U256::from(COLLATERAL))
         .await
@@ -293,34 +283,118 @@ async fn any_call_goes_through_transact() {
     as_agent.claim(&terms, 0).await.expect("claim");
 
     let job = protocol::job_id(&terms, 0);
-    let chain_id = agent_provider.get_chain_id().await.expect("chain id");
+    let chain_id = as_agent.chain_id().await.expect("chain id");
     let (result, salt) = (B256::repeat_byte(7), B256::repeat_byte(9));
     let sealed = protocol::commitment(chain_id, as_agent.address(), job, agent, result, salt);
-    let c = as_agent.contract();
-    let on_chain = c
+    let on_chain = JobAgency::new(as_agent.address(), agent_provider)
         .commitmentOf(job, agent, result, salt)
         .call()
         .await
         .expect("commitmentOf");
     assert_eq!(sealed, on_chain, "the Rust commitment is the contract's");
-    let commit = c
-        .commit(terms.clone(), U256::ZERO, U256::ZERO, sealed)
-        .into_transaction_request();
-    as_agent.transact("commit", commit).await.expect("commit");
+    let commit = Call::Commit {
+        terms: terms.clone(),
+        index: 0,
+        slot: 0,
+        commitment: sealed,
+    };
+    as_agent.send(commit).await.expect("commit");
     assert_eq!(
-        as_agent.job(&terms, 0).await.expect("job").slots[0].sealedResult,
+        as_agent.job(&terms, 0).await.expect("job").slots[0].sealed,
         sealed
     );
 
-    let reveal = c
-        .reveal(terms.clone(), U256::ZERO, U256::ZERO, result, salt)
-        .into_transaction_request();
+    let reveal = Call::Reveal {
+        terms: terms.clone(),
+        index: 0,
+        slot: 0,
+        result,
+        salt,
+    };
     let err = as_agent
-        .transact("reveal", reveal)
+        .send(reveal)
         .await
         .expect_err("reveals are not open yet");
     assert!(
         matches!(err.revert(), Some(JobAgencyErrors::RevealsNotOpen(_))),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn the_payout_rule_is_the_contracts_split() {
+    // r = 3, quorum 2, slot 1 lies: the two winners share the reward and the liar's collateral,
+    // the first winner takes the odd wei; what `protocol::winners` says is what the balances get.
+    let anvil = anvil();
+    let (req_provider, requester) = provider(&anvil, 0);
+    let as_requester = Agency::deploy(req_provider.clone()).await.expect("deploy");
+    let head = as_requester.head().await.expect("head");
+    let posted = TermsBuilder::new(requester, vec![B256::repeat_byte(5)])
+        .reward(U256::from(1_000_004u64))
+        .collateral(U256::from(7u64))
+        .replicas(3)
+        .build(head.timestamp)
+        .expect("valid terms");
+    let terms = posted.terms.clone();
+    as_requester.post(&posted).await.expect("post");
+    let job = posted.job_id(0);
+    let chain_id = as_requester.chain_id().await.expect("chain id");
+
+    let mut agents = Vec::new();
+    for account in 1..=3 {
+        let (p, address) = provider(&anvil, account);
+        let agent = Agency::at(as_requester.address(), p);
+        agent.deposit(U256::from(7u64)).await.expect("deposit");
+        agent.claim(&terms, 0).await.expect("claim");
+        agents.push((agent, address));
+    }
+    let honest = B256::repeat_byte(0xaa);
+    let digests = [honest, B256::repeat_byte(0xbb), honest];
+    let salt = B256::repeat_byte(1);
+    for (slot, (agent, address)) in agents.iter().enumerate() {
+        let commitment = protocol::commitment(
+            chain_id,
+            agent.address(),
+            job,
+            *address,
+            digests[slot],
+            salt,
+        );
+        agent
+            .send(Call::Commit {
+                terms: terms.clone(),
+                index: 0,
+                slot: slot as u8,
+                commitment,
+            })
+            .await
+            .expect("commit");
+    }
+    for (slot, (agent, _)) in agents.iter().enumerate() {
+        agent
+            .send(Call::Reveal {
+                terms: terms.clone(),
+                index: 0,
+                slot: slot as u8,
+                result: digests[slot],
+                salt,
+            })
+            .await
+            .expect("reveal");
+    }
+    let view = as_requester.job(&terms, 0).await.expect("job");
+    assert_eq!(view.status, JobStatus::Accepted);
+    let winners = protocol::winners(&terms, &view);
+    assert_eq!(
+        winners,
+        [
+            (agents[0].1, U256::from(500_006u64)),
+            (agents[2].1, U256::from(500_005u64))
+        ]
+    );
+    for (agent, address) in &agents {
+        let balance = agent.account(*address).await.expect("account").balance;
+        let credited = protocol::earned(&terms, &view, *address).map(|e| e + U256::from(7u64));
+        assert_eq!(balance, credited.unwrap_or_default(), "{address}");
+    }
 }

@@ -81,12 +81,14 @@ async fn balance(agency: &Agency, sender: &Sender) -> U256 {
         .balance
 }
 
+/// A raw `deposit` of `wei` to the contract, as the sender sends any transaction.
 fn deposit(agency: &Agency, wei: u64) -> TransactionRequest {
-    agency
-        .contract()
-        .deposit()
-        .value(U256::from(wei))
-        .into_transaction_request()
+    use alloy::network::TransactionBuilder as _;
+    use alloy::sol_types::SolCall as _;
+    TransactionRequest::default()
+        .with_to(agency.address())
+        .with_value(U256::from(wei))
+        .with_input(agency_chain::bindings::JobAgency::depositCall {}.abi_encode())
 }
 
 #[tokio::test]

@@ -2,12 +2,10 @@
 //! withdrawals.
 
 use alloy::primitives::{Address, U256};
-use alloy::providers::Provider;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::cmd::job::dev_notice;
 use crate::connect::{Signer, connect};
 use crate::opts::{GlobalOpts, eth, parse_amount};
 use crate::output::Output;
@@ -51,17 +49,17 @@ pub(crate) async fn run(cmd: AccountCmd, g: &GlobalOpts, out: Output) -> Result<
             let who = match address {
                 Some(a) => a,
                 None => {
-                    dev_notice(&conn, out);
+                    conn.announce(out);
                     conn.account()
                 }
             };
             let wallet = conn
-                .provider()
-                .get_balance(who)
+                .agency
+                .balance(who)
                 .await
                 .context("reading the wallet balance")?;
             let a = conn.agency.account(who).await?;
-            let score = i64::from(a.accepted) - i64::from(a.rejected) - i64::from(a.missed);
+            let score = a.score();
             if out.json {
                 out.json(&json!({
                     "address": who,
@@ -92,25 +90,19 @@ pub(crate) async fn run(cmd: AccountCmd, g: &GlobalOpts, out: Output) -> Result<
                 bail!("nothing to deposit: the amount is 0");
             }
             let conn = connect(&g.chain, Signer::OrDev, false).await?;
-            dev_notice(&conn, out);
-            let receipt = conn
+            conn.announce(out);
+            let mined = conn
                 .agency
                 .deposit(amount)
                 .await
                 .with_context(|| format!("depositing {}", eth(amount)))?;
             let a = conn.agency.account(conn.account()).await?;
-            report(
-                out,
-                "deposited",
-                amount,
-                a.balance,
-                receipt.transaction_hash,
-            );
+            report(out, "deposited", amount, a.balance, mined.tx);
             Ok(())
         }
         AccountCmd::Withdraw { amount, to } => {
             let conn = connect(&g.chain, Signer::OrDev, false).await?;
-            dev_notice(&conn, out);
+            conn.announce(out);
             let me = conn.account();
             let balance = conn.agency.account(me).await?.balance;
             let amount = amount.unwrap_or(balance);
@@ -124,18 +116,13 @@ pub(crate) async fn run(cmd: AccountCmd, g: &GlobalOpts, out: Output) -> Result<
                     eth(balance)
                 );
             }
-            let contract = conn.agency.contract();
-            let tx = match to {
-                Some(to) => contract.withdrawTo(to, amount).into_transaction_request(),
-                None => contract.withdraw(amount).into_transaction_request(),
-            };
-            let receipt = conn
+            let mined = conn
                 .agency
-                .transact("withdraw", tx)
+                .withdraw(amount, to)
                 .await
                 .with_context(|| format!("withdrawing {}", eth(amount)))?;
             let left = conn.agency.account(me).await?.balance;
-            report(out, "withdrew", amount, left, receipt.transaction_hash);
+            report(out, "withdrew", amount, left, mined.tx);
             Ok(())
         }
     }

@@ -1,23 +1,22 @@
 //! `agency bench`: the market measured against its goals (design.md §6) on this machine.
 //!
-//! Each scenario builds what it measures the way `agency dev` does: the dev chain in this
-//! process with JobAgency deployed, agents on the chain's in-process transport running jobs in
-//! child processes (`agency __job`), a memory store. Nothing is shared with a running market.
+//! Each scenario builds what it measures with the [`DevStack`] `agency dev` uses: the dev chain
+//! in this process with JobAgency deployed, agents on the chain's in-process transport running
+//! jobs in child processes (`agency __job`), a memory store. Nothing is shared with a running
+//! market.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agency_chain::Agency;
-use agency_chain::bindings::IJobAgency::Terms;
-use agency_chain::protocol::{self, JobStatus};
-use agency_devchain::{DevChain, DevConfig};
+use agency_chain::{JobStatus, SendConfig, Terms, TermsBuilder, protocol};
+use agency_devchain::DevConfig;
+use agency_devstack::{ChainKind, DevStack, DevStackConfig};
 use agency_primitives::JobSpec;
 use agency_runner::{Executor, JobRun, QuickJsExecutor};
-use agency_store::{BlockStore, Cid, ImportOptions, MemStore};
-use agency_worker::{WorkerConfig, WorkerHandle};
-use alloy::primitives::{Address, B256, U256, aliases::U40};
-use alloy::providers::Provider;
+use agency_store::{ImportOptions, MemStore};
+use agency_worker::WorkerConfig;
+use alloy::primitives::{B256, U256};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -254,7 +253,7 @@ pub(crate) async fn run(args: BenchArgs, out: Output) -> Result<()> {
         figures.push(
             Figure::new("sandbox", "trivial job, in process", in_process, "ms").goal(AT_MOST, 1.0),
         );
-        let child = per_job(&super::run::job_process()?, n).await?;
+        let child = per_job(&crate::exec::job_process()?, n).await?;
         figures.push(
             Figure::new("sandbox", "trivial job, child process", child, "ms").goal(AT_MOST, 1.0),
         );
@@ -338,41 +337,28 @@ fn pct(times: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// A market of its own: the dev chain in memory, JobAgency, `agents` staked agents and the
-/// requester (dev account 0).
+/// A market of its own (a [`DevStack`]): the dev chain in memory, JobAgency, `agents` staked
+/// agents, a memory store holding the trivial job, and the requester (dev account 0).
 struct Market {
-    chain: DevChain,
-    requester: Agency,
-    requester_address: Address,
-    agents: Vec<WorkerHandle>,
+    stack: DevStack,
     spec: B256,
-    salt: u64,
-    _dir: tempfile::TempDir,
 }
 
 impl Market {
     async fn start(agents: u32, args: &BenchArgs) -> Result<Self> {
-        let dir = tempfile::tempdir().context("creating a temporary directory")?;
-        let chain = DevChain::open(DevConfig::default()).context("starting the dev chain")?;
-        let accounts = chain.accounts().to_vec();
-        let agency = super::dev::deploy(&chain, &accounts[0].signer).await?;
-        let store = Arc::new(MemStore::new());
-        let store_dyn: Arc<dyn BlockStore> = store.clone();
-        let code = add(&store, CODE).await?;
-        let input = add(&store, INPUT).await?;
-        let spec = JobSpec::new(code, input).to_block();
-        let digest = B256::from_slice(spec.cid().hash().digest());
-        store.put(spec).await?;
-
-        let exec: Arc<dyn Executor> = if args.in_process {
+        let executor: Arc<dyn Executor> = if args.in_process {
             Arc::new(QuickJsExecutor::in_process())
         } else {
-            Arc::new(super::run::job_process()?)
+            Arc::new(crate::exec::job_process()?)
         };
-        let mut handles = Vec::new();
-        for account in accounts.iter().skip(1).take(agents as usize) {
-            let config = WorkerConfig {
-                data_dir: dir.path().join(format!("worker-{}", account.address)),
+        let config = DevStackConfig {
+            chain: ChainKind::Dev(DevConfig::default()),
+            data_dir: None,
+            store: None,
+            agents,
+            liars: 0,
+            executor: Some(executor),
+            worker: WorkerConfig {
                 concurrency: args.concurrency as usize,
                 stake: U256::from(10u128.pow(18)),
                 poll_interval: Duration::from_millis(args.poll_interval),
@@ -380,91 +366,40 @@ impl Market {
                 from_block: 0,
                 run_first: args.run_first,
                 ..WorkerConfig::default()
-            };
-            handles.push(
-                super::dev::spawn_agent(
-                    &chain,
-                    agency,
-                    account,
-                    store_dyn.clone(),
-                    exec.clone(),
-                    config,
-                )
-                .await?,
-            );
-        }
-        let requester = super::dev::in_process_agency(&chain, agency, &accounts[0].signer);
-        let market = Self {
-            chain,
-            requester,
-            requester_address: accounts[0].address,
-            agents: handles,
-            spec: digest,
-            salt: 0,
-            _dir: dir,
+            },
+            send: SendConfig::default(),
         };
-        market.staked(agents).await?;
+        let stack = DevStack::start(config)
+            .await
+            .context("starting the market")?;
+        let spec = JobSpec::new(stack.add(CODE).await?, stack.add(INPUT).await?);
+        let spec = stack.put_spec(&spec).await?;
+        let market = Self { stack, spec };
+        // Every agent's stake is in (their first transactions), so no scenario times the
+        // agents' start.
+        market.stack.staked(Duration::from_secs(30)).await?;
         // One job every agent takes part in before anything is measured: an agent's first
         // claim also registers it (about 44k gas, once), and the job processes start.
-        let mut market = market;
-        let (terms, specs) = market.terms(1, agents.min(15) as u8).await?;
-        market.requester.post(&terms, &specs).await?;
-        market.accepted(&terms, 0, Duration::from_secs(60)).await?;
+        let warm = market
+            .stack
+            .post(market.terms(1, agents.min(15) as u8))
+            .await?;
+        market
+            .accepted(&warm.terms, 0, Duration::from_secs(60))
+            .await?;
         Ok(market)
     }
 
-    /// Waits until every agent's stake is in (their first transactions), so no scenario
-    /// times the agents' start.
-    async fn staked(&self, agents: u32) -> Result<()> {
-        let start = Instant::now();
-        for account in self.chain.accounts().iter().skip(1).take(agents as usize) {
-            while self
-                .requester
-                .account(account.address)
-                .await?
-                .balance
-                .is_zero()
-            {
-                if start.elapsed() > Duration::from_secs(30) {
-                    bail!("the agents did not deposit their stakes within 30 s");
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        Ok(())
-    }
-
-    async fn now(&self) -> Result<u64> {
-        Ok(self
-            .requester
-            .contract()
-            .provider()
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await?
-            .context("the chain has no latest block")?
-            .header
-            .timestamp)
-    }
-
     /// Terms for `count` trivial jobs with `replicas` replicas.
-    async fn terms(&mut self, count: u32, replicas: u8) -> Result<(Terms, Vec<B256>)> {
-        self.salt += 1;
-        let specs = vec![self.spec; count as usize];
-        let terms = Terms {
-            requester: self.requester_address,
-            salt: self.salt,
-            count,
-            specs: protocol::specs_hash(&specs),
-            reward: REWARD,
-            collateral: REWARD,
-            replicas,
-            quorum: replicas / 2 + 1,
-            minReputation: 0,
-            deliveryWindow: 120,
-            revealWindow: 120,
-            deadline: U40::from(self.now().await? + 3600),
-        };
-        Ok((terms, specs))
+    fn terms(&self, count: u32, replicas: u8) -> TermsBuilder {
+        self.stack
+            .terms(vec![self.spec; count as usize])
+            .reward(U256::from(REWARD))
+            .collateral(U256::from(REWARD))
+            .replicas(replicas)
+            .delivery_window(Duration::from_secs(120))
+            .reveal_window(Duration::from_secs(120))
+            .deadline_in(Duration::from_secs(3600))
     }
 
     /// Posts `jobs` jobs one after another, each once the last is accepted; returns each one's
@@ -473,31 +408,28 @@ impl Market {
         let mut times = Vec::with_capacity(jobs as usize);
         let mut posted = Vec::with_capacity(jobs as usize);
         for _ in 0..jobs {
-            let (terms, specs) = self.terms(1, replicas).await?;
+            let now = self.stack.requester().chain_time().await?;
+            let batch = self.terms(1, replicas).build(now)?;
             let start = Instant::now();
-            self.requester.post(&terms, &specs).await?;
-            self.accepted(&terms, 0, Duration::from_secs(60)).await?;
+            self.stack.requester().post(&batch).await?;
+            self.accepted(&batch.terms, 0, Duration::from_secs(60))
+                .await?;
             times.push(start.elapsed().as_secs_f64() * 1e3);
-            posted.push(terms);
+            posted.push(batch.terms);
         }
         Ok((times, posted))
     }
 
     /// Waits until job `index` is accepted; fails if it ends otherwise or takes `within`.
     async fn accepted(&self, terms: &Terms, index: u32, within: Duration) -> Result<()> {
-        let start = Instant::now();
-        loop {
-            let view = self.requester.job(terms, index).await?;
-            match JobStatus::from_code(view.status) {
-                Some(JobStatus::Accepted) => return Ok(()),
-                Some(s) if !s.is_terminal() => {}
-                other => bail!("job {index} ended {other:?}, not accepted"),
-            }
-            if start.elapsed() > within {
-                bail!("job {index} was not accepted within {within:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let view = self
+            .stack
+            .until(terms, index, within, |v| v.status.is_terminal())
+            .await?;
+        if view.status != JobStatus::Accepted {
+            bail!("job {index} ended {:?}, not accepted", view.status);
         }
+        Ok(())
     }
 
     /// Posts `n` r = 1 jobs in batches of 100 as fast as the requester can; returns the time
@@ -508,9 +440,7 @@ impl Market {
         let mut left = n;
         while left > 0 {
             let count = left.min(100);
-            let (terms, specs) = self.terms(count, 1).await?;
-            self.requester.post(&terms, &specs).await?;
-            batches.push(terms);
+            batches.push(self.stack.post(self.terms(count, 1)).await?.terms);
             left -= count;
         }
         let within = Duration::from_secs(60) + Duration::from_millis(50) * n;
@@ -526,53 +456,32 @@ impl Market {
     /// The gas of every transaction in the job's lifecycle: its post and each transaction
     /// that emitted an event about it (claims, commits, reveals, the end).
     async fn lifecycle_gas(&self, terms: &Terms) -> Result<(u64, usize)> {
+        let requester = self.stack.requester();
         let job = protocol::job_id(terms, 0);
         let batch = protocol::batch_id(terms);
-        let posted = self
-            .requester
+        let posted = requester
             .posted(batch, 0)
             .await?
             .context("the job's post is not on the chain")?;
         let mut txs = vec![posted.tx];
-        for event in self.requester.job_events(job, 0).await? {
+        for event in requester.job_events(job, 0).await? {
             if !txs.contains(&event.tx) {
                 txs.push(event.tx);
             }
         }
-        let provider = self.requester.contract().provider();
         let mut gas = 0;
         for tx in &txs {
-            let receipt = provider
-                .get_transaction_receipt(*tx)
+            gas += requester
+                .gas_used(*tx)
                 .await?
                 .with_context(|| format!("no receipt for {tx}"))?;
-            gas += receipt.gas_used;
         }
         Ok((gas, txs.len()))
     }
 
     async fn stop(self) -> Result<()> {
-        for agent in &self.agents {
-            agent.shutdown();
-        }
-        for agent in self.agents {
-            agent.join().await.context("an agent failed")?;
-        }
-        Ok(())
+        self.stack.stop().await.context("an agent failed")
     }
-}
-
-/// Adds `text` to `store` as a UnixFS file.
-async fn add(store: &Arc<MemStore>, text: &str) -> Result<Cid> {
-    let store: &dyn BlockStore = store.as_ref();
-    Ok(agency_store::import(
-        text.as_bytes(),
-        ImportOptions::default(),
-        Some(store),
-        |_| {},
-    )
-    .await?
-    .root)
 }
 
 /// Mean milliseconds per trivial job run by `exec`, one after another, after one warm-up run.

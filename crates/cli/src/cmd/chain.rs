@@ -11,6 +11,7 @@ use alloy::primitives::utils::parse_ether;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::opts::{data_dir, ether};
 use crate::output::Output;
@@ -71,7 +72,7 @@ fn parse_balance(text: &str) -> Result<U256, String> {
     parse_ether(text).map_err(|error| format!("{text:?} is not an amount of ether: {error}"))
 }
 
-pub(crate) async fn run(args: ChainArgs, out: Output) -> Result<()> {
+pub(crate) async fn run(args: ChainArgs, out: Output, stop: &CancellationToken) -> Result<()> {
     let data_dir = if args.ephemeral {
         None
     } else {
@@ -137,7 +138,7 @@ pub(crate) async fn run(args: ChainArgs, out: Output) -> Result<()> {
         out.notice("serving the dev chain (Ctrl-C stops)");
     }
     axum::serve(listener, agency_devchain::server::router(chain))
-        .with_graceful_shutdown(crate::shutdown_signal())
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await
         .context("JSON-RPC server failed")?;
     Ok(())

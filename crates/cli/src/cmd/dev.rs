@@ -1,29 +1,26 @@
-//! `agency dev`: the whole market in one process. The dev chain with JobAgency deployed, the
-//! content store, a few agents and the web server, over one data dir that survives restarts.
+//! `agency dev`: the whole market in one process, a [`DevStack`] (the dev chain with JobAgency
+//! deployed, the content store, a few agents) with its servers and the web UI, over one data dir
+//! that survives restarts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agency_chain::{Agency, SendConfig, Sender};
-use agency_devchain::{DevAccount, DevChain, DevConfig};
-use agency_runner::Executor;
+use agency_chain::SendConfig;
+use agency_devchain::DevConfig;
+use agency_devstack::{ChainKind, DevStack, DevStackConfig, DevStackError};
 use agency_store::{BlockStore, FsStore};
-use agency_worker::{Deps, Worker, WorkerConfig, WorkerHandle};
-use alloy::network::EthereumWallet;
+use agency_worker::{WorkerConfig, WorkerHandle};
 use alloy::primitives::{Address, U256};
-use alloy::providers::fillers::ChainIdFiller;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::client::RpcClient;
 use alloy::signers::local::PrivateKeySigner;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::opts::{DEV_AGENCY, GlobalOpts, data_dir, eth, parse_amount};
+use crate::opts::{GlobalOpts, data_dir, eth, parse_amount};
 use crate::output::Output;
 
 /// Run the whole market on this machine, in one process.
@@ -97,7 +94,12 @@ impl DevArgs {
 }
 
 /// Runs the market; returns the exit status (the `--exec` command's, or 0).
-pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8> {
+pub(crate) async fn run(
+    args: DevArgs,
+    g: &GlobalOpts,
+    out: Output,
+    stop: &CancellationToken,
+) -> Result<u8> {
     let started = Instant::now();
     let temp = if args.ephemeral {
         Some(tempfile::tempdir().context("creating a temporary data dir")?)
@@ -130,15 +132,6 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
     let store_url = format!("http://{}", store_listener.local_addr()?);
     let web_url = format!("http://{}", web_listener.local_addr()?);
 
-    let chain = DevChain::open(DevConfig {
-        data_dir: temp.is_none().then(|| dir.join("chain")),
-        ..DevConfig::default()
-    })
-    .context("cannot start the dev chain")?;
-    let accounts = chain.accounts().to_vec();
-    let requester = accounts[0].signer.clone();
-    let agency = deploy(&chain, &requester).await?;
-
     let (store, store_dir): (Arc<dyn BlockStore>, Option<PathBuf>) =
         if g.store.ipfs_api.is_some() || g.store.store.is_some() {
             (g.store.open()?, g.store.store.clone())
@@ -146,47 +139,17 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             let d = dir.join("store");
             (Arc::new(FsStore::open(&d)?), Some(d))
         };
-
-    let (stop, stopped) = watch::channel(false);
-    let identity = store_dir
-        .as_ref()
-        .map_or_else(|| "agency-dev".to_owned(), |d| d.display().to_string());
-    let store_app = agency_store::server::router(
-        store.clone(),
-        agency_store::server::ServerConfig {
-            identity_seed: identity,
-            ..Default::default()
-        },
-    );
-    let mut servers = tokio::task::JoinSet::new();
-    serve(
-        &mut servers,
-        rpc_listener,
-        agency_devchain::server::router(chain.clone()),
-        &stopped,
-    );
-    serve(&mut servers, store_listener, store_app.clone(), &stopped);
-
-    let exec: Arc<dyn Executor> = Arc::new(super::run::job_process()?);
-    let mut agents = Vec::new();
-    let mut liars = Vec::new();
-    for (n, account) in accounts
-        .iter()
-        .skip(1)
-        .take(args.workers as usize)
-        .enumerate()
-    {
-        let liar = n as u32 >= args.workers.saturating_sub(args.lying_workers);
-        let exec: Arc<dyn Executor> = if liar {
-            Arc::new(Liar {
-                inner: exec.clone(),
-                tag: account.address.to_string(),
-            })
-        } else {
-            exec.clone()
-        };
-        let config = WorkerConfig {
-            data_dir: dir.join(format!("worker-{}", account.address)),
+    let config = DevStackConfig {
+        chain: ChainKind::Dev(DevConfig {
+            data_dir: temp.is_none().then(|| dir.join("chain")),
+            ..DevConfig::default()
+        }),
+        data_dir: Some(dir.clone()),
+        store: Some(store),
+        agents: args.workers,
+        liars: args.lying_workers,
+        executor: Some(Arc::new(crate::exec::job_process()?)),
+        worker: WorkerConfig {
             concurrency: args.concurrency as usize,
             stake: args.stake,
             poll_interval: Duration::from_millis(args.poll_interval.max(5)),
@@ -194,19 +157,23 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
             from_block: 0,
             run_first: args.run_first,
             ..WorkerConfig::default()
-        };
-        let handle = spawn_agent(&chain, agency, account, store.clone(), exec, config).await?;
-        agents.push((account.address, handle));
-        if liar {
-            liars.push(account.address);
-        }
-    }
+        },
+        send: SendConfig::default(),
+    };
+    let mut stack = DevStack::start(config).await.map_err(|e| match e {
+        DevStackError::Reused => anyhow::Error::new(e)
+            .context("starting the market: pass another --data-dir (or --ephemeral)"),
+        e => anyhow::Error::new(e).context("starting the market"),
+    })?;
+    let agency = stack.agency_address();
+    let accounts = stack.accounts().to_vec();
+    let requester = accounts[0].signer.clone();
 
     let key = |s: &PrivateKeySigner| format!("0x{}", alloy::hex::encode(s.to_bytes()));
     let summary = json!({
         "rpc_url": rpc_url,
         "ws_url": rpc_url.replace("http://", "ws://"),
-        "chain_id": chain.chain_id(),
+        "chain_id": stack.chain_id(),
         "agency": agency,
         "store_api": format!("{store_url}/api/v0"),
         "gateway": format!("{store_url}/ipfs"),
@@ -214,40 +181,48 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
         "data_dir": temp.is_none().then_some(&dir),
         "store_dir": store_dir,
         "requester": {"address": requester.address(), "private_key": key(&requester)},
-        "agents": agents.iter().map(|(a, _)| a).collect::<Vec<_>>(),
-        "lying_agents": liars,
+        "agents": stack.agents().iter().map(WorkerHandle::agent).collect::<Vec<_>>(),
+        "lying_agents": stack.liars(),
         "accounts": accounts.iter().map(|a| json!({
             "address": a.address, "private_key": key(&a.signer)
         })).collect::<Vec<_>>(),
     });
-    let web_config = json!({
-        "agency": agency,
-        "chain_id": chain.chain_id(),
-        "dev_accounts": summary["accounts"].clone(),
-    });
+    let web_config = crate::web::config(agency, stack.chain_id(), summary["accounts"].clone());
+    let identity = store_dir
+        .as_ref()
+        .map_or_else(|| "agency-dev".to_owned(), |d| d.display().to_string());
+    let chain_app = stack
+        .chain_router()
+        .expect("agency dev runs the embedded chain");
+    let store_app = stack.store_router(&identity);
     let dev_doc = summary.clone();
-    let web_app = crate::web::router(
-        web_config,
-        agency_devchain::server::router(chain.clone()),
-        store_app,
-    )
-    .route(
+    let web_app = crate::web::router(web_config, chain_app.clone(), store_app.clone()).route(
         "/api/dev",
         axum::routing::get(move || async move { axum::Json(dev_doc) }),
     );
-    serve(&mut servers, web_listener, web_app, &stopped);
+    stack.serve(rpc_listener, chain_app);
+    stack.serve(store_listener, store_app);
+    stack.serve(web_listener, web_app);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "market up"
     );
 
-    let handles: Vec<&WorkerHandle> = agents.iter().map(|(_, h)| h).collect();
+    // An agent stops by itself only on an error: then the market stops too.
+    let agent_stopped = async {
+        match stack.agents() {
+            [] => std::future::pending().await,
+            agents => {
+                futures::future::select_all(agents.iter().map(|a| Box::pin(a.stopped()))).await;
+            }
+        }
+    };
     let status = match &args.exec {
         Some(command) => {
             out.notice(format_args!(
                 "agency dev: chain {rpc_url}, contract {agency}, store {store_url}, {} agents; \
                  running: {command}",
-                agents.len()
+                stack.agents().len()
             ));
             let child = tokio::process::Command::new("sh")
                 .arg("-c")
@@ -259,15 +234,15 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
                 .context("starting the --exec command")?;
             tokio::select! {
                 status = wait_child(child) => status?,
-                () = crate::shutdown_signal() => 130,
-                () = super::worker::any_finished(&handles) => 2,
+                () = stop.cancelled() => 130,
+                () = agent_stopped => 2,
             }
         }
         None => {
             print_summary(&summary, agency, &accounts, args.stake, out);
             tokio::select! {
-                () = crate::shutdown_signal() => {}
-                () = super::worker::any_finished(&handles) => {}
+                () = stop.cancelled() => {}
+                () = agent_stopped => {}
             }
             0
         }
@@ -276,21 +251,9 @@ pub(crate) async fn run(args: DevArgs, g: &GlobalOpts, out: Output) -> Result<u8
     if args.exec.is_none() {
         out.notice("stopping: agents finish what is in flight");
     }
-    for (_, agent) in &agents {
-        agent.shutdown();
-    }
-    let mut failed = None;
-    for (address, agent) in agents {
-        if let Err(e) = agent.join().await {
-            failed.get_or_insert(anyhow::Error::new(e).context(format!("the agent {address}")));
-        }
-    }
-    let _ = stop.send(true);
-    while servers.join_next().await.is_some() {}
+    let stopped = stack.stop().await;
     drop(temp);
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    stopped?;
     Ok(status)
 }
 
@@ -301,99 +264,6 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
              running? pick other ports with --port-base)"
         )
     })
-}
-
-fn serve(
-    set: &mut tokio::task::JoinSet<()>,
-    listener: TcpListener,
-    app: axum::Router,
-    stopped: &watch::Receiver<bool>,
-) {
-    let mut stopped = stopped.clone();
-    set.spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "a server stopped");
-        }
-    });
-}
-
-/// Starts an agent for dev `account` on the chain's in-process transport.
-pub(super) async fn spawn_agent(
-    chain: &DevChain,
-    agency: Address,
-    account: &DevAccount,
-    store: Arc<dyn BlockStore>,
-    exec: Arc<dyn Executor>,
-    config: WorkerConfig,
-) -> Result<WorkerHandle> {
-    let deps = Deps {
-        agency: in_process_agency(chain, agency, &account.signer),
-        agent: account.address,
-        store,
-        executors: vec![exec],
-    };
-    Worker::spawn(config, deps)
-        .await
-        .with_context(|| format!("starting the agent {}", account.address))
-}
-
-/// JobAgency at `agency` as `signer` sees it, over the chain's in-process transport, its
-/// transactions sent through a [`Sender`] (nonces, receipts).
-pub(super) fn in_process_agency(
-    chain: &DevChain,
-    agency: Address,
-    signer: &PrivateKeySigner,
-) -> Agency {
-    Agency::with_sender(
-        agency,
-        Sender::new(
-            signing_provider(chain, signer),
-            signer.address(),
-            SendConfig::default(),
-        ),
-    )
-}
-
-/// A provider that signs as `signer` over the chain's in-process transport (no HTTP), with
-/// nonces left to the caller (the agents' [`Sender`] handles them).
-fn signing_provider(chain: &DevChain, signer: &PrivateKeySigner) -> DynProvider {
-    ProviderBuilder::new()
-        .disable_recommended_fillers()
-        .filler(ChainIdFiller::default())
-        .wallet(EthereumWallet::from(signer.clone()))
-        .connect_client(RpcClient::new(chain.transport(), true))
-        .erased()
-}
-
-/// Deploys JobAgency from dev account 0 unless the chain already has it (a restart); returns
-/// its address. On a fresh chain that is [`DEV_AGENCY`], the other commands' default.
-pub(super) async fn deploy(chain: &DevChain, requester: &PrivateKeySigner) -> Result<Address> {
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(requester.clone()))
-        .connect_client(RpcClient::new(chain.transport(), true))
-        .erased();
-    let code = provider.get_code_at(DEV_AGENCY).await?;
-    if !code.is_empty() {
-        return Ok(DEV_AGENCY);
-    }
-    let nonce = provider.get_transaction_count(requester.address()).await?;
-    if nonce != 0 {
-        bail!(
-            "dev account 0 has sent transactions on this chain but JobAgency is not at \
-             {DEV_AGENCY}: this data dir's chain was used for something else; use another \
-             --data-dir (or --ephemeral)"
-        );
-    }
-    let agency = Agency::deploy(provider)
-        .await
-        .context("deploying JobAgency")?;
-    Ok(agency.address())
 }
 
 /// The environment of the `--exec` command: this market's endpoints and dev account 0.
@@ -505,32 +375,5 @@ fn print_summary(
             text(&summary["store_dir"]),
             text(&summary["store_api"]).trim_end_matches("/api/v0")
         ));
-    }
-}
-
-/// An agent that lies (`--lying-workers`): it runs the job, then swaps the result for one of
-/// its own, which the honest replicas outvote.
-#[derive(Debug)]
-struct Liar {
-    inner: Arc<dyn Executor>,
-    tag: String,
-}
-
-#[async_trait::async_trait]
-impl Executor for Liar {
-    async fn run(
-        &self,
-        job: agency_runner::JobRun,
-    ) -> Result<agency_primitives::Envelope, agency_runner::RunnerError> {
-        let mut envelope = self.inner.run(job).await?;
-        envelope.outcome = Ok(agency_primitives::Success {
-            result: json!({ "lie": self.tag }),
-            details: Value::Null,
-        });
-        Ok(envelope)
-    }
-
-    fn runtime(&self) -> &'static str {
-        self.inner.runtime()
     }
 }

@@ -2,12 +2,13 @@
 
 use std::{io::Read, path::PathBuf, sync::Arc, time::Duration};
 
-use agency_primitives::Envelope;
-use agency_runner::{Executor, JobRun, QuickJsExecutor, RunnerError, parse_seed};
+use agency_primitives::{Envelope, Runtime};
+use agency_runner::{Executor, JobRun, QuickJsExecutor, parse_seed};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::opts::{ChromiumOpt, LimitOpts};
+use crate::exec::job_process;
+use crate::opts::{ChromiumOpt, LimitOpts, offered_runtime};
 use crate::output::Output;
 
 /// Arguments of `agency run`.
@@ -22,8 +23,9 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value = "{}", value_name = "JSON")]
     options: String,
     /// Runtime to run the job in.
-    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser")]
-    runtime: String,
+    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser",
+          value_parser = offered_runtime)]
+    runtime: Runtime,
     #[command(flatten)]
     limits: LimitOpts,
     /// Seed of Math.random, up to 64 hex digits.
@@ -72,27 +74,16 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
         timestamp_ms,
         wall_clock: Duration::from_secs(args.wall_clock),
     };
-    let exec: Arc<dyn Executor> = match args.runtime.as_str() {
-        "quickjs" if args.in_process => Arc::new(QuickJsExecutor::in_process()),
-        "quickjs" => Arc::new(job_process()?.with_warm_children(0)),
-        #[cfg(feature = "browser")]
-        "browser" => {
-            Arc::new(agency_runner::BrowserExecutor::launch(&args.chromium.chromium).await?)
-        }
-        _ => return Err(RunnerError::UnknownRuntime(args.runtime).into()),
+    let exec: Arc<dyn Executor> = match args.runtime {
+        Runtime::QuickJs if args.in_process => Arc::new(QuickJsExecutor::in_process()),
+        Runtime::QuickJs => Arc::new(job_process()?.with_warm_children(0)),
+        Runtime::Browser => crate::exec::executors(&[Runtime::Browser], &args.chromium.chromium)
+            .await?
+            .remove(0),
     };
     let ran = exec.run(job).await;
     exec.close().await;
     let envelope: Envelope = ran.context("running the job")?;
     out.raw_line(&String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"));
     Ok(envelope.is_ok())
-}
-
-/// The child-process executor: this same binary, as `agency __job`.
-pub(crate) fn job_process() -> Result<QuickJsExecutor> {
-    let exe = std::env::current_exe().context("finding the agency executable for job processes")?;
-    Ok(QuickJsExecutor::in_child(
-        exe,
-        vec![crate::JOB_CHILD_ARG.to_owned()],
-    ))
 }

@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use clap::Args;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::connect::{Signer, connect};
 use crate::opts::GlobalOpts;
@@ -25,7 +26,12 @@ pub(crate) struct ServeArgs {
     listen: SocketAddr,
 }
 
-pub(crate) async fn run(args: ServeArgs, g: &GlobalOpts, out: Output) -> Result<()> {
+pub(crate) async fn run(
+    args: ServeArgs,
+    g: &GlobalOpts,
+    out: Output,
+    stop: &CancellationToken,
+) -> Result<()> {
     let conn = connect(&g.chain, Signer::None, false).await?;
     let store_app = g.store.http_router(g.store.open()?);
     let upstream = conn.url.clone();
@@ -37,11 +43,7 @@ pub(crate) async fn run(args: ServeArgs, g: &GlobalOpts, out: Output) -> Result<
             async move { forward(&client, upstream, body).await }
         }),
     );
-    let config = json!({
-        "agency": conn.agency.address(),
-        "chain_id": conn.chain_id,
-        "dev_accounts": [],
-    });
+    let config = crate::web::config(conn.agency.address(), conn.chain_id, json!([]));
     let app = crate::web::router(config, rpc, store_app);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -61,7 +63,7 @@ pub(crate) async fn run(args: ServeArgs, g: &GlobalOpts, out: Output) -> Result<
         ));
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown_signal())
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await
         .context("the web server failed")?;
     Ok(())

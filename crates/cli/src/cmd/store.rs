@@ -17,6 +17,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::{opts::GlobalOpts, output::Output};
 
 /// Add, read and move content-addressed data (CIDs identical to Kubo's `ipfs add`).
@@ -92,14 +94,19 @@ pub(crate) struct AddArgs {
 }
 
 /// Runs a store subcommand.
-pub(crate) async fn run(cmd: StoreCmd, g: &GlobalOpts, out: Output) -> Result<()> {
+pub(crate) async fn run(
+    cmd: StoreCmd,
+    g: &GlobalOpts,
+    out: Output,
+    stop: &CancellationToken,
+) -> Result<()> {
     match cmd {
         StoreCmd::Add(args) => add(args, g, out).await,
         StoreCmd::Cat { cid } => cat_cmd(&cid, g, out).await,
         StoreCmd::Get { cid, output } => get(&cid, &output, g, out).await,
         StoreCmd::Car(CarCmd::Export { cid, output }) => car_export(&cid, &output, g, out).await,
         StoreCmd::Car(CarCmd::Import { file }) => car_import(&file, g, out).await,
-        StoreCmd::Serve { listen } => serve(listen, g, out).await,
+        StoreCmd::Serve { listen } => serve(listen, g, out, stop).await,
     }
 }
 
@@ -396,7 +403,12 @@ async fn car_import(file: &Path, g: &GlobalOpts, out: Output) -> Result<()> {
     Ok(())
 }
 
-async fn serve(listen: SocketAddr, g: &GlobalOpts, out: Output) -> Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    g: &GlobalOpts,
+    out: Output,
+    stop: &CancellationToken,
+) -> Result<()> {
     let store = open_store(g)?;
     let app = g.store.http_router(store.clone());
     let listener = tokio::net::TcpListener::bind(listen)
@@ -415,7 +427,7 @@ async fn serve(listen: SocketAddr, g: &GlobalOpts, out: Output) -> Result<()> {
         ));
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown_signal())
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await
         .context("HTTP server failed")?;
     Ok(())

@@ -5,16 +5,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agency_runner::Executor;
+use agency_primitives::Runtime;
 use agency_worker::{Deps, Metrics, Worker, WorkerConfig};
 use alloy::primitives::U256;
-use alloy::providers::Provider;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::connect::{DEV_CHAIN_ID, Signer, connect};
-use crate::opts::{ChromiumOpt, GlobalOpts, data_dir, parse_amount};
+use crate::opts::{ChromiumOpt, GlobalOpts, data_dir, offered_runtime, parse_amount};
 use crate::output::Output;
 
 /// Run an agent: stake, watch the contract for jobs, claim the ones this machine can run, run
@@ -40,9 +40,10 @@ pub(crate) struct WorkerArgs {
         long,
         value_delimiter = ',',
         default_value = "quickjs",
-        value_name = "LIST"
+        value_name = "LIST",
+        value_parser = offered_runtime
     )]
-    runtimes: Vec<String>,
+    runtimes: Vec<Runtime>,
 
     /// The smallest reward worth claiming.
     #[arg(long, default_value = "1", value_name = "AMOUNT", value_parser = parse_amount)]
@@ -97,12 +98,12 @@ pub(crate) struct WorkerArgs {
     chromium: ChromiumOpt,
 }
 
-pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result<()> {
-    for name in &args.runtimes {
-        if !RUNTIMES.contains(&name.trim()) {
-            return Err(agency_runner::RunnerError::UnknownRuntime(name.clone()).into());
-        }
-    }
+pub(crate) async fn run(
+    args: WorkerArgs,
+    g: &GlobalOpts,
+    out: Output,
+    stop: &CancellationToken,
+) -> Result<()> {
     let conn = connect(&g.chain, Signer::Required, false).await?;
     let (me, url, chain_id, address) = (
         conn.account(),
@@ -110,17 +111,16 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
         conn.chain_id,
         conn.agency.address(),
     );
-    let provider = conn.provider().clone();
     let dev = chain_id == DEV_CHAIN_ID;
     let from_block = match args.from_block {
         Some(b) => b,
         None if dev => 0,
-        None => provider.get_block_number().await?,
+        None => conn.agency.block_number().await?,
     };
     let data_dir = args
         .data_dir
         .unwrap_or_else(|| data_dir().join(format!("worker-{me}")));
-    let executors = executors(&args.runtimes, &args.chromium.chromium).await?;
+    let executors = crate::exec::executors(&args.runtimes, &args.chromium.chromium).await?;
     let config = WorkerConfig {
         data_dir: data_dir.clone(),
         concurrency: args
@@ -173,66 +173,18 @@ pub(crate) async fn run(args: WorkerArgs, g: &GlobalOpts, out: Output) -> Result
         out.notice("Ctrl-C stops claiming and finishes in-flight work");
     }
     let stopped = tokio::select! {
-        () = crate::shutdown_signal() => {
+        () = stop.cancelled() => {
             out.notice("stopping: no new claims; finishing in-flight work");
             handle.shutdown();
             handle.join().await.context("the agent failed while stopping")
         }
         // The agent only stops by itself on an error.
-        () = async { any_finished(&[&handle]).await } => {
-            handle.join().await.context("the agent stopped")
-        }
+        () = handle.stopped() => handle.join().await.context("the agent stopped"),
     };
     for exec in &to_close {
         exec.close().await;
     }
     stopped
-}
-
-/// The runtimes this build offers.
-const RUNTIMES: &[&str] = if cfg!(feature = "browser") {
-    &["quickjs", "browser"]
-} else {
-    &["quickjs"]
-};
-
-/// Resolves when one of the agents stops by itself (only an error stops one); never for none.
-pub(crate) async fn any_finished(agents: &[&agency_worker::WorkerHandle]) {
-    if agents.is_empty() {
-        return std::future::pending().await;
-    }
-    while !agents.iter().any(|a| a.is_finished()) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-#[cfg_attr(
-    not(feature = "browser"),
-    expect(unused_variables, reason = "Chromium is for the browser runtime")
-)]
-async fn executors(
-    runtimes: &[String],
-    chromium: &std::path::Path,
-) -> Result<Vec<Arc<dyn Executor>>> {
-    let mut out: Vec<Arc<dyn Executor>> = Vec::new();
-    for name in runtimes {
-        match name.trim() {
-            "quickjs" => out.push(Arc::new(super::run::job_process()?)),
-            #[cfg(feature = "browser")]
-            "browser" => out.push(Arc::new(
-                agency_runner::BrowserExecutor::launch(chromium)
-                    .await
-                    .context("starting Chromium for the browser runtime")?,
-            )),
-            other => {
-                return Err(agency_runner::RunnerError::UnknownRuntime(other.into()).into());
-            }
-        }
-    }
-    if out.is_empty() {
-        bail!("--runtimes names no runtime");
-    }
-    Ok(out)
 }
 
 /// Serves `/metrics` on `addr`; returns its URL.

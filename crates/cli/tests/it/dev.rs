@@ -638,9 +638,7 @@ fn help_snapshots() {
 fn deploy_post_and_work_on_anvil() {
     // The real-engine path: anvil instead of the dev chain, `agency deploy` for the contract,
     // an `agency worker` process, and the requester's commands, all over HTTP.
-    let bin = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/.bin/anvil");
-    assert!(Path::new(bin).exists(), "{bin} is missing: run `npm ci`");
-    let anvil = alloy::node_bindings::Anvil::at(bin).spawn();
+    let anvil = agency_chain::testing::anvil().spawn();
     let url = anvil.endpoint();
     let tmp = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {

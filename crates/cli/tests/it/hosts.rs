@@ -327,11 +327,7 @@ fn started(mut child: Child) -> (Proc, Value) {
 }
 
 fn start() -> Market {
-    let anvil = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/.bin/anvil");
-    assert!(
-        Path::new(anvil).exists(),
-        "{anvil} is missing: run `npm ci`"
-    );
+    let anvil = agency_chain::testing::anvil_bin();
     let net = Net::new(&["chain", "a1", "a2", "a3", "req"]);
     let dir = tempfile::tempdir().unwrap();
     let mut procs = Vec::new();
@@ -340,7 +336,7 @@ fn start() -> Market {
     // The chain host: anvil with a chain id of its own and a block a second (so agents wait
     // for a confirmation, as on a public chain), and the store server.
     let node = net
-        .cmd("chain", anvil, dir.path())
+        .cmd("chain", anvil.to_str().unwrap(), dir.path())
         .args(["--host", CHAIN_IP, "--port", "8545", "--chain-id", CHAIN_ID])
         .args(["--block-time", "1", "--silent"])
         .stdout(Stdio::null())

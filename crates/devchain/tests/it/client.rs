@@ -4,17 +4,13 @@
 use agency_chain::bindings::IJobAgency::Terms;
 use agency_chain::bindings::JobAgency;
 use agency_chain::events::{Cursor, EventStream, StreamItem};
-use agency_chain::{Agency, SendConfig, Sender, protocol};
+use agency_chain::{Agency, Batch, SendConfig, Sender, protocol};
 use alloy::primitives::{B256, U256, aliases::U40};
 use alloy::providers::{DynProvider, Provider};
 
 use crate::common;
 
-async fn terms(
-    provider: &DynProvider,
-    requester: alloy::primitives::Address,
-    salt: u64,
-) -> (Terms, Vec<B256>) {
+async fn terms(provider: &DynProvider, requester: alloy::primitives::Address, salt: u64) -> Batch {
     let block = provider
         .get_block_by_number(Default::default())
         .await
@@ -35,7 +31,7 @@ async fn terms(
         revealWindow: 300,
         deadline: U40::from(block.header.timestamp + 3600),
     };
-    (terms, specs)
+    Batch { terms, specs }
 }
 
 fn posted(items: &[StreamItem]) -> Vec<(bool, B256)> {
@@ -79,8 +75,8 @@ async fn event_stream_sees_confirmations_and_a_reorg() {
     );
     let mut stream = EventStream::new(provider.clone(), address, Cursor::from_block(0), 2);
 
-    let (first, specs) = terms(&provider, requester, 10).await;
-    let batch1 = agency.post(&first, &specs).await.expect("post");
+    let first = terms(&provider, requester, 10).await;
+    let batch1 = agency.post(&first).await.expect("post");
     assert_eq!(
         posted(&stream.poll().await.expect("poll")),
         [],
@@ -96,8 +92,8 @@ async fn event_stream_sees_confirmations_and_a_reorg() {
         .raw_request("evm_snapshot".into(), ())
         .await
         .expect("snapshot");
-    let (second, specs2) = terms(&provider, requester, 11).await;
-    let batch2 = agency.post(&second, &specs2).await.expect("post");
+    let second = terms(&provider, requester, 11).await;
+    let batch2 = agency.post(&second).await.expect("post");
     mine(&provider, 2).await;
     assert_eq!(
         posted(&stream.poll().await.expect("poll")),
@@ -108,9 +104,9 @@ async fn event_stream_sees_confirmations_and_a_reorg() {
         .await
         .expect("revert");
     assert!(reverted);
-    let (third, specs3) = terms(&provider, requester, 12).await;
+    let third = terms(&provider, requester, 12).await;
     let batch3 = agency
-        .post(&third, &specs3)
+        .post(&third)
         .await
         .expect("post after the rewind (the Sender reads the nonce)");
     mine(&provider, 3).await;

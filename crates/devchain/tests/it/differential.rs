@@ -2,12 +2,12 @@
 //! status, gas used, price and logs, every expected revert's code and data, and the final state
 //! must come out the same.
 
-use agency_chain::bindings::IJobAgency::Terms;
+use std::time::Duration;
+
 use agency_chain::bindings::JobAgency::{self, JobAgencyInstance};
-use agency_chain::protocol;
+use agency_chain::{Terms, TermsBuilder, protocol};
 use alloy::network::{EthereumWallet, TransactionBuilder};
-use alloy::node_bindings::Anvil;
-use alloy::primitives::{Address, B256, Bytes, U256, aliases::U40};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
@@ -146,21 +146,17 @@ impl Market {
         let specs: Vec<B256> = (0..count)
             .map(|i| B256::repeat_byte(salt as u8 * 16 + i as u8 + 1))
             .collect();
-        let terms = Terms {
-            requester: self.accounts[0],
-            salt,
-            count,
-            specs: protocol::specs_hash(&specs),
-            reward: REWARD,
-            collateral: COLLATERAL,
-            replicas,
-            quorum: replicas / 2 + 1,
-            minReputation: 0,
-            deliveryWindow: 600,
-            revealWindow: 300,
-            deadline: U40::from(self.clock + deadline),
-        };
-        (terms, specs)
+        let batch = TermsBuilder::new(self.accounts[0], specs)
+            .salt(salt)
+            .reward(U256::from(REWARD))
+            .collateral(U256::from(COLLATERAL))
+            .replicas(replicas)
+            .delivery_window(Duration::from_secs(600))
+            .reveal_window(Duration::from_secs(300))
+            .deadline_in(Duration::from_secs(deadline))
+            .build(self.clock)
+            .expect("valid terms");
+        (batch.terms, batch.specs)
     }
 
     async fn final_state(&self, jobs: &[(Terms, u32)]) -> Vec<Bytes> {
@@ -398,15 +394,7 @@ async fn script(url: &str, keys: &[PrivateKeySigner]) -> (Vec<(String, Outcome)>
 
 #[tokio::test]
 async fn the_same_market_on_anvil_and_the_dev_chain() {
-    let bin = format!(
-        "{}/../../node_modules/.bin/anvil",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    assert!(
-        std::path::Path::new(&bin).exists(),
-        "{bin} is missing: run `npm ci` at the repository root"
-    );
-    let anvil = Anvil::at(bin)
+    let anvil = agency_chain::testing::anvil()
         .arg("--timestamp")
         .arg(GENESIS.to_string())
         .spawn();

@@ -1,5 +1,5 @@
 use agency_chain::bindings::IJobAgency::Terms;
-use agency_chain::{Agency, protocol};
+use agency_chain::{Agency, Batch, JobStatus, protocol};
 use alloy::primitives::{B256, U256, aliases::U40};
 use alloy::providers::Provider;
 
@@ -29,7 +29,11 @@ async fn r1_job_in_process() {
         revealWindow: 300,
         deadline: U40::from(GENESIS + 86_400 * 30),
     };
-    as_requester.post(&terms, &specs).await.expect("post");
+    let batch = Batch {
+        terms: terms.clone(),
+        specs,
+    };
+    as_requester.post(&batch).await.expect("post");
     as_agent
         .deposit(U256::from(2_000_000_000_000_000u128))
         .await
@@ -40,8 +44,7 @@ async fn r1_job_in_process() {
         .expect("claimAndSubmit");
     assert_eq!(
         as_agent.job(&terms, 0).await.expect("job").status,
-        3,
-        "Accepted"
+        JobStatus::Accepted
     );
     assert_eq!(
         requester_provider.get_block_number().await.expect("number"),

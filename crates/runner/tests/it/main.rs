@@ -6,6 +6,7 @@ mod adversarial;
 #[cfg(feature = "browser")]
 mod browser;
 mod determinism;
+mod envelopes;
 mod fixtures;
 mod zygote;
 

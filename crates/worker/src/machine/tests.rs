@@ -7,16 +7,17 @@ const DEADLINE: u64 = 1_000;
 fn terms(replicas: u8) -> Terms {
     Terms {
         replicas,
-        quorum: replicas / 2 + 1,
-        reward: U256::from(100),
-        collateral: U256::from(10),
-        min_reputation: 0,
-        deadline: DEADLINE,
+        quorum: agency_chain::protocol::default_quorum(replicas),
+        reward: 100,
+        collateral: 10,
+        minReputation: 0,
+        deadline: alloy::primitives::aliases::U40::from(DEADLINE),
+        ..Terms::default()
     }
 }
 
-fn ctx() -> Ctx {
-    Ctx {
+fn ctx() -> Agent {
+    Agent {
         claiming: true,
         min_reward: U256::from(1),
         balance: U256::from(1_000),
@@ -79,7 +80,7 @@ fn discovery_filters_on_terms_before_any_rpc() {
         Action::Observe
     );
 
-    type Change = Box<dyn Fn(&mut Terms, &mut Ctx)>;
+    type Change = Box<dyn Fn(&mut Terms, &mut Agent)>;
     let cases: [(Change, &str); 4] = [
         (Box::new(|_, c| c.claiming = false), "shutting down"),
         (
@@ -87,11 +88,11 @@ fn discovery_filters_on_terms_before_any_rpc() {
             "below the minimum",
         ),
         (
-            Box::new(|t, _| t.min_reputation = 1),
+            Box::new(|t, _| t.minReputation = 1),
             "requires reputation 1",
         ),
         (
-            Box::new(|t, _| t.collateral = U256::from(1_001)),
+            Box::new(|t, _| t.collateral = 1_001),
             "exceeds the free stake",
         ),
     ];
@@ -556,8 +557,8 @@ fn a_job_holds_a_place_from_its_check_until_its_result_is_on_chain() {
     assert!(!state(Phase::Skipped("x".into())).is_busy());
 }
 
-fn first() -> Ctx {
-    Ctx {
+fn first() -> Agent {
+    Agent {
         run_first: true,
         ..ctx()
     }

@@ -10,19 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use agency_chain::bindings::IJobAgency::Terms;
-use agency_chain::bindings::JobAgency::JobAgencyEvents;
-use agency_chain::protocol;
-use agency_primitives::{Envelope, Success};
-use agency_runner::fake::FakeExecutor;
+use agency_chain::{Event as JobAgencyEvents, JobStatus, SlashReason, Terms, protocol};
+use agency_devstack::Liar;
 use agency_worker::WorkerHandle;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::Provider;
 
 use crate::support::{CODE, COLLATERAL, Market};
 
-const REVEALING: u8 = 2;
-const ACCEPTED: u8 = 3;
+const ACCEPTED: JobStatus = JobStatus::Accepted;
 
 /// xorshift64*: the test's own reproducible randomness.
 struct Rng(u64);
@@ -40,23 +35,16 @@ impl Rng {
     }
 }
 
-fn lying(answer: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Arc<FakeExecutor> {
-    Arc::new(FakeExecutor::new(move |_| {
-        Ok(Envelope {
-            outcome: Ok(Success {
-                result: answer(),
-                details: serde_json::Value::Null,
-            }),
-            logs: vec![],
-        })
-    }))
+fn lying(answer: impl Fn() -> serde_json::Value + Send + Sync + 'static) -> Arc<Liar> {
+    let honest = Arc::new(agency_runner::QuickJsExecutor::in_process());
+    Arc::new(Liar::new(honest, answer))
 }
 
 /// One posted job and what the test knows about it.
 struct Job {
     terms: Terms,
     honest: B256,
-    terminal: Option<u8>,
+    terminal: Option<JobStatus>,
 }
 
 /// Mines a block every few milliseconds and, after each block with transactions, checks that
@@ -68,27 +56,22 @@ async fn mine_and_audit(
     stop: Arc<AtomicBool>,
     audited: Arc<AtomicU64>,
 ) {
-    let p = m.provider();
+    let cheats = m.cheats();
     let mut live: Vec<Terms> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
-        let block = p
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .unwrap()
-            .unwrap();
-        if block.transactions.is_empty() {
+        cheats.mine().await;
+        if cheats.latest_transactions().await == 0 {
             tokio::time::sleep(Duration::from_millis(3)).await;
             continue;
         }
         // Nothing is mined until the next evm_mine: this state is the block's.
-        let n = block.header.number;
+        let n = m.requester.head().await.unwrap().number;
         for posted in m.requester.batches(None, n).await.unwrap() {
             if posted.block == n {
                 live.push(posted.terms);
             }
         }
-        let held = p.get_balance(m.address).await.unwrap();
+        let held = m.requester.holdings().await.unwrap();
         let mut owed = U256::ZERO;
         for who in &people {
             owed += m.requester.account(*who).await.unwrap().balance;
@@ -96,10 +79,10 @@ async fn mine_and_audit(
         let mut still = Vec::with_capacity(live.len());
         for terms in live.drain(..) {
             let view = m.requester.job(&terms, 0).await.unwrap();
-            if view.status > REVEALING {
+            if view.status.is_terminal() {
                 continue; // terminal: it holds nothing and never changes again
             }
-            let slots = view.slots.iter().filter(|s| s.phase != 0).count();
+            let slots = view.slots.iter().filter(|s| s.phase.is_held()).count();
             owed += U256::from(terms.reward) + U256::from(terms.collateral) * U256::from(slots);
             still.push(terms);
         }
@@ -122,15 +105,11 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
     let mut rng = Rng(seed);
     let started = Instant::now();
     let m = Arc::new(Market::dev().await);
-    let p = m.provider();
-    let _: serde_json::Value = p
-        .raw_request("evm_setAutomine".into(), (false,))
-        .await
-        .unwrap();
+    m.cheats().set_automine(false).await;
     let jobs = Arc::new(tokio::sync::Mutex::new(Vec::<Job>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let audited = Arc::new(AtomicU64::new(0));
-    let people: Vec<Address> = (0..=6).map(|i| m.signer(i).address()).collect();
+    let people: Vec<Address> = (0..=6).map(|i| m.who(i)).collect();
     let miner = tokio::spawn(mine_and_audit(
         m.clone(),
         people.clone(),
@@ -189,12 +168,7 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
             let deadline = if rng.below(10) == 0 { 70 } else { 600 };
             let terms = m.post_timed(&spec, replicas, deadline, 60).await;
             if rng.below(12) == 0 {
-                let call = m.requester.contract().cancel(terms.clone(), U256::ZERO);
-                match m
-                    .requester
-                    .transact("cancel", call.into_transaction_request())
-                    .await
-                {
+                match m.requester.cancel(&terms, 0).await {
                     Ok(_) => cancelled += 1,
                     Err(_) => cancel_refused += 1, // claimed first: refused, nothing moves
                 }
@@ -260,11 +234,7 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
             open.len()
         );
         for terms in open {
-            let call = m.requester.contract().settle(terms, vec![U256::ZERO]);
-            let _ = m
-                .requester
-                .transact("settle", call.into_transaction_request())
-                .await;
+            let _ = m.requester.settle(&terms, vec![0]).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -280,8 +250,8 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
     miner.await.expect("every audited block balanced");
 
     // The outcomes.
-    let honest: Vec<Address> = (1..=3).map(|i| m.signer(i).address()).collect();
-    let liars: Vec<Address> = (4..=6).map(|i| m.signer(i).address()).collect();
+    let honest: Vec<Address> = (1..=3).map(|i| m.who(i)).collect();
+    let liars: Vec<Address> = (4..=6).map(|i| m.who(i)).collect();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let mut slashed: HashMap<Address, usize> = HashMap::new();
     let mut honest_wrong: HashMap<Address, usize> = HashMap::new();
@@ -294,24 +264,14 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
         let status = job.terminal.expect("terminal");
         assert_eq!(view.status, status);
         counts
-            .entry(
-                [
-                    "",
-                    "open",
-                    "revealing",
-                    "accepted",
-                    "no-consensus",
-                    "expired",
-                    "cancelled",
-                ][status as usize],
-            )
+            .entry(status.name())
             .and_modify(|c| *c += 1)
             .or_insert(1);
         let events = m.requester.job_events(id, 0).await.unwrap();
         let holders: Vec<Address> = view
             .slots
             .iter()
-            .filter(|s| s.phase != 0)
+            .filter(|s| s.phase.is_held())
             .map(|s| s.agent)
             .collect();
         let honest_slots = holders.iter().filter(|a| honest.contains(a)).count();
@@ -319,7 +279,10 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
         for e in &events {
             if let JobAgencyEvents::Slashed(s) = &e.event {
                 *slashed.entry(s.agent).or_default() += 1;
-                if s.reason == 3 && honest_majority && honest.contains(&s.agent) {
+                if SlashReason::from_code(s.reason) == Some(SlashReason::WrongResult)
+                    && honest_majority
+                    && honest.contains(&s.agent)
+                {
                     *honest_wrong.entry(s.agent).or_default() += 1;
                 }
             }
@@ -420,7 +383,7 @@ async fn refresh(m: &Market, jobs: &tokio::sync::Mutex<Vec<Job>>) -> usize {
         .filter(|j| j.terminal.is_none())
     {
         let status = m.requester.job(&job.terms, 0).await.unwrap().status;
-        if status > REVEALING {
+        if status.is_terminal() {
             job.terminal = Some(status);
         } else {
             left += 1;

@@ -10,37 +10,33 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use agency_chain::bindings::IJobAgency::Terms;
-use agency_primitives::{Envelope, Success, raw_cid};
-use agency_runner::fake::FakeExecutor;
+use agency_chain::events::{Cursor, StreamItem};
+use agency_chain::{Event, JobStatus, SlotPhase, Terms, protocol};
+use agency_devstack::Liar;
+use agency_devstack::testing::{Freeze, FreezeAt, Outage};
+use agency_primitives::raw_cid;
+use agency_runner::QuickJsExecutor;
 use agency_store::BlockStore;
-use agency_worker::{Halt, WorkerHandle};
+use agency_worker::WorkerHandle;
 use alloy::primitives::{Address, U256};
-use alloy::providers::Provider;
 
-use support::{CODE, COLLATERAL, INPUT, Market, Outage, REWARD, STAKE};
+use support::{CODE, COLLATERAL, INPUT, Market, REWARD, STAKE};
 
 const WITHIN: Duration = Duration::from_secs(30);
-const ACCEPTED: u8 = 3;
-const REVEALED: u8 = 3;
+const ACCEPTED: JobStatus = JobStatus::Accepted;
+const REVEALED: SlotPhase = SlotPhase::Revealed;
 
-fn liar() -> Arc<FakeExecutor> {
-    Arc::new(FakeExecutor::new(|_| {
-        Ok(Envelope {
-            outcome: Ok(Success {
-                result: serde_json::json!({"sum": 42}),
-                details: serde_json::Value::Null,
-            }),
-            logs: vec![],
-        })
-    }))
+fn liar() -> Arc<Liar> {
+    Arc::new(Liar::new(
+        Arc::new(QuickJsExecutor::in_process()),
+        || serde_json::json!({"sum": 42}),
+    ))
 }
 
-/// The agents' shares of a job all of whose `winners` won, as the contract pays them (slot
-/// order: the first winner takes the division's remainder).
-fn share(pot: u128, winners: u128, first: bool) -> U256 {
-    let s = pot / winners;
-    U256::from(if first { pot - s * (winners - 1) } else { s })
+/// What `agent` was credited by the accepted job `view` shows, beyond its collateral, as the
+/// contract's split says (`agency_chain::protocol::payout`, checked against the contract).
+fn share(terms: &Terms, view: &agency_chain::JobView, agent: Address) -> U256 {
+    protocol::earned(terms, view, agent).expect("a winner")
 }
 
 async fn stop(agents: Vec<WorkerHandle>) {
@@ -58,7 +54,7 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
     let agent = m.honest_with(1, config, m.store.clone(), None).await;
     let me = agent.agent();
     assert_eq!(m.balance(me).await, U256::from(STAKE), "staked at start");
-    let wallet_before = m.provider().get_balance(me).await.unwrap();
+    let wallet_before = m.wallet(me).await;
 
     let spec = m.spec(CODE, INPUT).await;
     let terms = m.post(&spec, 1).await;
@@ -69,16 +65,23 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
     // The accepted digest (in the Accepted event, for r = 1) is the honest envelope's, and
     // the store holds it.
     let (envelope, digest) = m.expected(&spec, CODE, INPUT).await;
-    let accepted = m
+    let accepted: Vec<_> = m
         .requester
-        .contract()
-        .Accepted_filter()
-        .from_block(0)
-        .query()
+        .events(Cursor::from_block(0), 0)
+        .poll()
         .await
-        .expect("Accepted events");
+        .expect("the contract's events")
+        .into_iter()
+        .filter_map(|item| match item {
+            StreamItem::Added(e) => match e.event {
+                Event::Accepted(a) => Some(a),
+                _ => None,
+            },
+            StreamItem::Removed(_) => None,
+        })
+        .collect();
     assert_eq!(accepted.len(), 1);
-    assert_eq!(accepted[0].0.result, digest);
+    assert_eq!(accepted[0].result, digest);
     let stored = m
         .store
         .get(&raw_cid(digest.0))
@@ -93,7 +96,7 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
         assert!(start.elapsed() < WITHIN, "no withdrawal");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let wallet_after = m.provider().get_balance(me).await.unwrap();
+    let wallet_after = m.wallet(me).await;
     assert!(
         wallet_after > wallet_before,
         "the reward reached the wallet"
@@ -138,7 +141,7 @@ async fn three_agents_r3(m: &Market, liar_at: Option<usize>) -> (Terms, Vec<Addr
     let honest = view
         .slots
         .iter()
-        .filter(|s| s.phase == REVEALED && s.sealedResult == digest)
+        .filter(|s| s.phase == REVEALED && s.sealed == digest)
         .count();
     assert_eq!(honest, if liar_at.is_some() { 2 } else { 3 }, "{view:?}");
     stop(agents).await;
@@ -212,7 +215,9 @@ async fn most_held_at_once(concurrency: usize) -> usize {
         let mut done = 0;
         for terms in &jobs {
             let view = m.job(terms).await;
-            held += usize::from(view.status == 1 && view.slots[0].phase == 1);
+            held += usize::from(
+                view.status == JobStatus::Open && view.slots[0].phase == SlotPhase::Claimed,
+            );
             done += usize::from(view.status == ACCEPTED);
         }
         most = most.max(held);
@@ -240,8 +245,9 @@ async fn three_agents_r3_commit_reveal_and_share_the_reward() {
     let m = Market::dev().await;
     let (terms, who) = three_agents_r3(&m, None).await;
     let view = m.job(&terms).await;
+    assert_eq!(protocol::winners(&terms, &view).len(), 3);
     for (i, slot) in view.slots.iter().enumerate() {
-        let expected = U256::from(STAKE) + share(REWARD, 3, i == 0);
+        let expected = U256::from(STAKE) + share(&terms, &view, slot.agent);
         assert_eq!(m.balance(slot.agent).await, expected, "slot {i}");
         assert!(who.contains(&slot.agent));
     }
@@ -261,44 +267,50 @@ async fn a_lying_agent_is_slashed_and_the_honest_ones_are_paid() {
     assert_eq!(account.rejected, 1);
     let view = m.job(&terms).await;
     let winners: Vec<_> = view.slots.iter().filter(|s| s.agent != liar).collect();
-    let first = view.slots.iter().position(|s| s.agent != liar).unwrap();
+    assert_eq!(
+        protocol::winners(&terms, &view)
+            .iter()
+            .map(|(a, _)| *a)
+            .collect::<Vec<_>>(),
+        winners.iter().map(|s| s.agent).collect::<Vec<_>>()
+    );
     for slot in winners {
-        let is_first = view.slots[first].agent == slot.agent;
-        let paid = U256::from(STAKE) + share(REWARD + COLLATERAL, 2, is_first);
+        let paid = U256::from(STAKE) + share(&terms, &view, slot.agent);
         assert_eq!(m.balance(slot.agent).await, paid);
         assert_eq!(m.requester.account(slot.agent).await.unwrap().accepted, 1);
     }
 }
 
-/// Agent 1 stops dead at `halt`; restarted on the same data dir, it still completes the job in
-/// time and is paid like the others.
-async fn killed_and_restarted(halt: Halt) {
+/// Agent 1 stops dead at `halt`, its transport frozen as if the process were killed there;
+/// restarted on the same data dir, it still completes the job in time and is paid like the
+/// others.
+async fn killed_and_restarted(halt: FreezeAt) {
     let m = Market::dev().await;
-    let mut config = m.config(1);
-    config.halt = Some(halt);
+    let freeze = Freeze::new(m.stack.dev_chain().unwrap().transport(), halt);
     let exec = Arc::new(agency_runner::QuickJsExecutor::in_process());
     let doomed = m
-        .agent_with(1, config, exec.clone(), m.store.clone(), None)
+        .agent_with(
+            1,
+            m.config(1),
+            exec.clone(),
+            m.store.clone(),
+            Some(m.agency_over(1, freeze.clone())),
+        )
         .await;
     let me = doomed.agent();
     let others = vec![m.honest(2).await, m.honest(3).await];
     let spec = m.spec(CODE, INPUT).await;
     let terms = m.post(&spec, 3).await;
 
-    let start = std::time::Instant::now();
-    while !doomed.is_finished() {
-        assert!(
-            start.elapsed() < WITHIN,
-            "the halt point {halt:?} was never reached"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    doomed.join().await.expect("halted");
-    let journal = std::fs::read_to_string(m.dir.path().join("agent-1/worker.jsonl")).unwrap();
-    if halt != Halt::After("reveal") {
+    tokio::time::timeout(WITHIN, freeze.reached())
+        .await
+        .unwrap_or_else(|_| panic!("the halt point {halt:?} was never reached"));
+    doomed.abort();
+    let journal = std::fs::read_to_string(m.stack.agent_dir(1).join("worker.jsonl")).unwrap();
+    if halt != FreezeAt::After("reveal") {
         let view = m.job(&terms).await;
         assert!(
-            view.status < ACCEPTED,
+            !view.status.is_terminal(),
             "the job waits for the dead agent: {view:?}"
         );
     }
@@ -331,27 +343,27 @@ async fn killed_and_restarted(halt: Halt) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_claim_it_resumes_and_completes() {
-    killed_and_restarted(Halt::After("claim")).await;
+    killed_and_restarted(FreezeAt::After("claim")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_before_commit_it_commits_the_journaled_result() {
-    killed_and_restarted(Halt::Before("commit")).await;
+    killed_and_restarted(FreezeAt::Before("commit")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_reveal_it_settles_without_sending_more() {
-    killed_and_restarted(Halt::After("reveal")).await;
+    killed_and_restarted(FreezeAt::After("reveal")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_after_commit_it_does_not_commit_again_and_reveals() {
-    killed_and_restarted(Halt::After("commit")).await;
+    killed_and_restarted(FreezeAt::After("commit")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_before_reveal_it_reveals_with_the_saved_salt() {
-    killed_and_restarted(Halt::Before("reveal")).await;
+    killed_and_restarted(FreezeAt::Before("reveal")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,8 +378,8 @@ async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
     // Claimed (the spec was there), then released once the input stayed missing.
     m.account_until(me, WITHIN, |a| a.missed == 1).await;
     let view = m.job(&terms).await;
-    assert_eq!(view.status, 1, "open again for another agent");
-    assert_eq!(view.slots[0].phase, 0, "the slot is empty");
+    assert_eq!(view.status, JobStatus::Open, "open again for another agent");
+    assert_eq!(view.slots[0].phase, SlotPhase::Empty, "the slot is empty");
     assert_eq!(
         m.balance(me).await,
         U256::from(STAKE),
@@ -395,7 +407,7 @@ async fn a_run_past_the_wall_clock_cap_gives_the_claim_up_instead_of_committing(
     let view = m.job(&terms).await;
     assert_eq!(
         (view.status, view.committed, view.held),
-        (1, U256::ZERO, U256::ZERO),
+        (JobStatus::Open, 0, 0),
         "{view:?}"
     );
     assert_eq!(m.balance(me).await, U256::from(STAKE), "collateral back");
@@ -410,7 +422,8 @@ async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     store.blocked.lock().unwrap().insert(spec.input);
     let agent = m.honest_with(1, m.config(1), store.clone(), None).await;
     let terms = m.post(&spec, 1).await;
-    m.until(&terms, WITHIN, |v| v.slots[0].phase == 1).await;
+    m.until(&terms, WITHIN, |v| v.slots[0].phase == SlotPhase::Claimed)
+        .await;
     // Claimed; the input is missing, then the whole store is down, then it all comes back.
     tokio::time::sleep(Duration::from_millis(300)).await;
     store.down.store(true, Ordering::Relaxed);
@@ -427,10 +440,15 @@ async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
 /// honest agents with clean transports take the other slots.
 async fn lossy(replicas: u8) {
     let m = Market::dev().await;
-    let flaky = support::Flaky::default();
+    let flaky = m.flaky();
     let counts = flaky.counts.clone();
     let agent = m
-        .honest_with(1, m.config(1), m.store.clone(), Some(flaky))
+        .honest_with(
+            1,
+            m.config(1),
+            m.store.clone(),
+            Some(m.agency_over(1, flaky)),
+        )
         .await;
     let me = agent.agent();
     let mut others = Vec::new();
@@ -452,9 +470,7 @@ async fn lossy(replicas: u8) {
     // One deposit, then per job a claim and a submit (r = 1) or a claim, a commit and a
     // reveal (r = 3): nothing sent twice.
     let per_job = if replicas == 1 { 2 } else { 3 };
-    let p = m.provider();
-    let mined = p.get_transaction_count(me).await.unwrap();
-    let pending = p.get_transaction_count(me).pending().await.unwrap();
+    let (mined, pending) = m.requester.nonces(me).await.unwrap();
     assert_eq!(mined, 1 + per_job * jobs.len() as u64, "transactions sent");
     assert_eq!(pending, mined, "nothing stuck behind a gap");
     let account = m.requester.account(me).await.unwrap();
@@ -489,8 +505,8 @@ async fn a_stake_the_wallet_cannot_pay_is_refused_at_start() {
     let mut config = m.config(1);
     config.stake = U256::from(10u128.pow(30));
     let deps = agency_worker::Deps {
-        agency: agency_chain::Agency::with_sender(m.address, m.sender(1, None)),
-        agent: m.signer(1).address(),
+        agency: m.stack.agency_as(1),
+        agent: m.who(1),
         store: m.store.clone(),
         executors: vec![Arc::new(agency_runner::QuickJsExecutor::in_process())],
     };
@@ -498,11 +514,7 @@ async fn a_stake_the_wallet_cannot_pay_is_refused_at_start() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("needs that much in"), "{err}");
-    assert_eq!(
-        m.balance(m.signer(1).address()).await,
-        U256::ZERO,
-        "nothing deposited"
-    );
+    assert_eq!(m.balance(m.who(1)).await, U256::ZERO, "nothing deposited");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,7 +527,8 @@ async fn shutdown_finishes_work_in_flight_and_claims_nothing_new() {
     let agent = m.honest(1).await;
     let spec = m.spec(slow, "null").await;
     let terms = m.post(&spec, 1).await;
-    m.until(&terms, WITHIN, |v| v.slots[0].phase == 1).await;
+    m.until(&terms, WITHIN, |v| v.slots[0].phase == SlotPhase::Claimed)
+        .await;
     agent.shutdown();
     let late = m.post(&m.spec(CODE, INPUT).await, 1).await;
     agent.join().await.expect("clean stop");
@@ -526,7 +539,7 @@ async fn shutdown_finishes_work_in_flight_and_claims_nothing_new() {
     );
     assert_eq!(
         m.job(&late).await.slots[0].phase,
-        0,
+        SlotPhase::Empty,
         "nothing claimed after shutdown"
     );
 }
@@ -567,9 +580,10 @@ async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
     let m = Market::dev().await;
     let spec = m.spec(CODE, INPUT).await;
     let (_, digest) = m.expected(&spec, CODE, INPUT).await;
-    let head = || async { m.provider().get_block_number().await.unwrap() + 1 };
-    let ok_gas =
-        |calls: &[support::Call]| -> u64 { calls.iter().filter(|c| c.ok).map(|c| c.gas).sum() };
+    let head = || async { m.requester.block_number().await.unwrap() + 1 };
+    let ok_gas = |calls: &[agency_chain::testing::MinedCall]| -> u64 {
+        calls.iter().filter(|c| c.ok).map(|c| c.gas).sum()
+    };
 
     // Warm-up: each agent's first claim also registers it (two fresh storage words, ~44k
     // gas once); the goals are for agents already at work.
@@ -588,12 +602,12 @@ async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
     assert_eq!(view.status, ACCEPTED, "{view:?}");
     let accepted = m
         .requester
-        .job_events(agency_chain::protocol::job_id(&terms, 0), 0)
+        .job_events(protocol::job_id(&terms, 0), 0)
         .await
         .unwrap()
         .into_iter()
         .find_map(|e| match e.event {
-            agency_chain::bindings::JobAgency::JobAgencyEvents::Accepted(a) => Some(a.result),
+            Event::Accepted(a) => Some(a.result),
             _ => None,
         });
     assert_eq!(accepted, Some(digest), "the honest result is accepted");
@@ -621,15 +635,14 @@ async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
     stop(vec![late]).await;
     let from = head().await;
     let terms = m.post(&spec, 3).await;
-    m.until(&terms, WITHIN, |v| v.committed == U256::from(2))
-        .await;
+    m.until(&terms, WITHIN, |v| v.committed == 2).await;
     agents.push(runs_first(&m, 3).await);
     let view = m.settled(&terms, WITHIN).await;
     assert_eq!(view.status, ACCEPTED, "{view:?}");
     assert!(
         view.slots
             .iter()
-            .all(|s| s.phase == REVEALED && s.sealedResult == digest),
+            .all(|s| s.phase == REVEALED && s.sealed == digest),
         "{view:?}"
     );
     let calls = m.calls_since(from).await;
