@@ -1,5 +1,5 @@
 # Developer entry points. `.ci/run` installs the tools and calls `make ci`.
-.PHONY: test ci lint fmt deps web bench-store bench-chain contracts contracts-artifact contracts-gas contracts-slither rust-test
+.PHONY: test ci lint fmt deps web web-test bench-store bench-chain contracts contracts-artifact contracts-gas contracts-slither rust-test
 
 FORGE := $(CURDIR)/node_modules/.bin/forge
 
@@ -8,7 +8,7 @@ deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-test: contracts rust-test
+test: contracts web-test rust-test
 
 rust-test: deps
 	cargo test --workspace --all-features
@@ -43,6 +43,10 @@ web: deps
 	npm run -s web:check
 	npm run -s web:build
 	git diff --exit-code -- web/dist || { echo 'web/dist is stale: run `make web` and commit it'; exit 1; }
+
+# The dapp's protocol.ts against the contract's sources and the vectors the Rust side reads.
+web-test: deps
+	npm run -s web:test
 
 lint: deps web
 	cargo fmt --all --check

@@ -10,14 +10,14 @@ import {
   type PrivateKeyAccount,
   type WalletClient,
   createWalletClient,
-  encodeAbiParameters,
   formatEther,
   http,
   keccak256,
   parseEther,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { type JobView, type Posted, JobBook, accountOf, agencyAbi, chain, config, jobId, jobOf, reader } from "./chain";
+import { type JobView, type Posted, JobBook, accountOf, agencyAbi, chain, config, jobOf, reader } from "./chain";
+import { Phase, Status, commitment, isTerminal, jobId, score } from "./protocol";
 import { runJob } from "./runner";
 import { getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
@@ -118,21 +118,20 @@ export class BrowserAgent {
     const mine = this.jobs[id];
     if (mine?.done) return;
     // An ended job this tab never held: nothing to do, ever.
-    if (!mine && view.status >= 3) return;
+    if (!mine && isTerminal(view.status)) return;
     const now = Math.floor(Date.now() / 1000);
     if (!mine) {
-      if (view.status !== 1 || now + 30 >= t.deadline) return;
-      if (view.slots.some((s) => s.phase !== 0 && s.agent === this.address)) return;
-      if (!view.slots.some((s) => s.phase === 0)) return;
+      if (view.status !== Status.Open || now + 30 >= t.deadline) return;
+      if (view.slots.some((s) => s.phase !== Phase.Empty && s.agent === this.address)) return;
+      if (!view.slots.some((s) => s.phase === Phase.Empty)) return;
       const acc = await accountOf(this.address);
       if (acc.balance < t.collateral) return;
-      const score = Number(acc.accepted) - Number(acc.rejected) - Number(acc.missed);
-      if (score < t.minReputation) return;
+      if (score(acc) < t.minReputation) return;
       const spec = await this.spec(posted.specs[index]);
       if (spec.runtime !== "quickjs") return;
       await this.send("claim", [t, BigInt(index)]);
       const after = await jobOf(t, index);
-      const slot = after.slots.findIndex((s) => s.phase === 1 && s.agent === this.address);
+      const slot = after.slots.findIndex((s) => s.phase === Phase.Claimed && s.agent === this.address);
       this.jobs[id] = { slot };
       this.save();
       this.onLog(`claimed job ${id.slice(0, 10)}… (slot ${slot})`);
@@ -140,18 +139,18 @@ export class BrowserAgent {
       return;
     }
     // A job already claimed: reveal when reveals open, note how it ended.
-    if (view.status === 2 && mine.salt && view.slots[mine.slot]?.phase === 2) {
+    if (view.status === Status.Revealing && mine.salt && view.slots[mine.slot]?.phase === Phase.Committed) {
       await this.send("reveal", [t, BigInt(index), BigInt(mine.slot), mine.digest, mine.salt]);
       this.onLog(`revealed job ${id.slice(0, 10)}…`);
-    } else if (view.status >= 3) {
+    } else if (isTerminal(view.status)) {
       mine.done = true;
       this.save();
-      const won = view.status === 3 && view.slots[mine.slot]?.agent === this.address;
+      const won = view.status === Status.Accepted && view.slots[mine.slot]?.agent === this.address;
       this.onLog(
         won ? `job ${id.slice(0, 10)}… accepted: earned its share of ${formatEther(t.reward)} ETH` : `job ${id.slice(0, 10)}… ended (status ${view.status})`,
         won ? "earned" : undefined,
       );
-    } else if (mine.digest === undefined && view.slots[mine.slot]?.phase === 1) {
+    } else if (mine.digest === undefined && view.slots[mine.slot]?.phase === Phase.Claimed) {
       await this.work(posted, index, await this.spec(posted.specs[index]));
     }
   }
@@ -212,13 +211,8 @@ export class BrowserAgent {
       const salt = keccak256(crypto.getRandomValues(new Uint8Array(32)));
       mine.salt = salt;
       this.save(); // the salt is kept before the commitment leaves
-      const commitment = keccak256(
-        encodeAbiParameters(
-          [{ type: "uint256" }, { type: "address" }, { type: "bytes32" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }],
-          [BigInt(config.chain_id), config.agency, id, this.address, digest, salt],
-        ),
-      );
-      await this.send("commit", [t, BigInt(index), BigInt(mine.slot), commitment]);
+      const sealed = commitment(BigInt(config.chain_id), config.agency, id, this.address, digest, salt);
+      await this.send("commit", [t, BigInt(index), BigInt(mine.slot), sealed]);
       this.onLog(`committed job ${id.slice(0, 10)}…`);
     }
   }

@@ -1,8 +1,7 @@
-// The chain side: configuration from the server, viem clients, JobAgency's ABI, and the
-// protocol arithmetic (job ids) of docs/protocol.md §1.
+// The chain side: configuration from the server, viem clients, and reading jobs and events.
+// The rules (codes, ids, terms, topics) are in protocol.ts.
 
 import {
-  type Abi,
   type Address,
   type Chain,
   type Hex,
@@ -12,15 +11,13 @@ import {
   createWalletClient,
   custom,
   defineChain,
-  encodeAbiParameters,
   http,
-  keccak256,
   parseEventLogs,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { abi } from "../../contracts/artifacts/JobAgency.json";
+import { JOBS_POSTED_TOPIC, type Limits, type Terms, agencyAbi, isTerminal, jobId, splitJobId } from "./protocol";
 
-export const agencyAbi = abi as Abi;
+export { agencyAbi };
 
 /** A decoded JobAgency event. */
 export interface Event {
@@ -35,21 +32,8 @@ export interface Config {
   chain_id: number;
   /** Dev accounts with their keys (agency dev only). */
   dev_accounts: { address: Address; private_key: Hex }[];
-}
-
-export interface Terms {
-  requester: Address;
-  salt: bigint;
-  count: number;
-  specs: Hex;
-  reward: bigint;
-  collateral: bigint;
-  replicas: number;
-  quorum: number;
-  minReputation: number;
-  deliveryWindow: number;
-  revealWindow: number;
-  deadline: number;
+  /** The default limits of a job spec (the runner's). */
+  limits: Limits;
 }
 
 export interface Posted {
@@ -75,9 +59,6 @@ export interface JobView {
   revealEnd: bigint;
   slots: readonly SlotView[];
 }
-
-export const STATUS = ["none", "open", "revealing", "accepted", "no-consensus", "expired", "cancelled"];
-export const PHASE = ["empty", "claimed", "committed", "revealed"];
 
 export let config: Config;
 export let chain: Chain;
@@ -109,14 +90,6 @@ export async function wallet(choice: string): Promise<WalletClient> {
   const client = createWalletClient({ chain, transport: custom(eth) });
   const [account] = await client.requestAddresses();
   return createWalletClient({ account, chain, transport: custom(eth) });
-}
-
-const termsParam = abi.find((x) => x.type === "function" && x.name === "post")!.inputs![0];
-
-/** The id of job `index` of the batch `terms` posts. */
-export function jobId(terms: Terms, index: number): Hex {
-  const hash = keccak256(encodeAbiParameters([termsParam] as never, [terms] as never));
-  return (hash.slice(0, 58) + index.toString(16).padStart(8, "0")) as Hex;
 }
 
 function toTerms(t: Record<string, unknown>): Terms {
@@ -156,15 +129,9 @@ export async function allEvents(): Promise<Event[]> {
   return logs([]);
 }
 
-const POSTED_TOPIC = keccak256(
-  new TextEncoder().encode(
-    "JobsPosted(bytes32,address,(address,uint64,uint32,bytes32,uint128,uint128,uint8,uint8,uint32,uint32,uint32,uint40),bytes32[])",
-  ),
-);
-
 /** Every batch posted, oldest first (only `batch`'s if given). */
 export async function batches(batch?: Hex): Promise<Posted[]> {
-  return postedIn(await logs(batch ? [POSTED_TOPIC, batch] : [POSTED_TOPIC]));
+  return postedIn(await logs(batch ? [JOBS_POSTED_TOPIC, batch] : [JOBS_POSTED_TOPIC]));
 }
 
 function postedIn(found: Event[]): Posted[] {
@@ -204,7 +171,7 @@ export class JobBook {
     const head = await reader.getBlockNumber();
     const added = new Set<Hex>();
     if (head >= this.next) {
-      for (const posted of postedIn(await logs([POSTED_TOPIC], this.next, head))) {
+      for (const posted of postedIn(await logs([JOBS_POSTED_TOPIC], this.next, head))) {
         for (let index = 0; index < posted.terms.count; index++) {
           const id = jobId(posted.terms, index);
           if (!this.tracked.has(id)) {
@@ -217,7 +184,7 @@ export class JobBook {
     }
     // Jobs just added were read above; the rest are read again while not over.
     for (const job of this.tracked.values()) {
-      if (!added.has(job.id) && job.view.status <= 2) job.view = await jobOf(job.posted.terms, job.index);
+      if (!added.has(job.id) && !isTerminal(job.view.status)) job.view = await jobOf(job.posted.terms, job.index);
     }
     return [...this.tracked.values()];
   }
@@ -225,8 +192,7 @@ export class JobBook {
 
 /** The batch and index of job `id`. */
 export async function findJob(id: Hex): Promise<{ posted: Posted; index: number } | null> {
-  const batch = (id.slice(0, 58) + "00000000") as Hex;
-  const index = parseInt(id.slice(58), 16);
+  const { batch, index } = splitJobId(id);
   const [posted] = await batches(batch);
   return posted && index < posted.terms.count ? { posted, index } : null;
 }

@@ -2,27 +2,12 @@
 // Hash routes: #/ (jobs), #/job/<id>, #/post, #/agents, #/account.
 
 import "./style.css";
-import { type Address, type Hex, type WalletClient, formatEther, keccak256, parseEther } from "viem";
-import {
-  PHASE,
-  STATUS,
-  type Terms,
-  accountOf,
-  agencyAbi,
-  JobBook,
-  allEvents,
-  config,
-  findJob,
-  init,
-  jobEvents,
-  jobId,
-  jobOf,
-  reader,
-  wallet,
-} from "./chain";
+import { type Address, type Hex, type WalletClient, formatEther, parseEther } from "viem";
+import { accountOf, agencyAbi, JobBook, allEvents, config, findJob, init, jobEvents, jobOf, reader, wallet } from "./chain";
 import { BrowserAgent, fundFromDev } from "./agent";
+import { MAX_REPLICAS, PHASE, Phase, STATUS, type Terms, canonical, defaultQuorum, jobId, score, slashReason, specsHash } from "./protocol";
 import { runJob } from "./runner";
-import { add, canonical, getRaw, putRaw, rawCid, sha256Hex } from "./store";
+import { add, getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
 const app = document.getElementById("app")!;
 const walletSelect = document.getElementById("wallet") as HTMLSelectElement;
@@ -35,8 +20,6 @@ function h(tag: string, attrs: Record<string, string> = {}, ...children: (Node |
   el.append(...children);
   return el;
 }
-
-const SLASH_REASONS = ["evicted", "undelivered at the deadline", "did not reveal", "wrong result"];
 
 function eth(wei: bigint): string {
   return `${formatEther(wei)} ETH`;
@@ -144,7 +127,7 @@ async function jobPage(id: Hex) {
           h("td", {}, s.phase ? h("code", {}, s.agent) : "—"),
           h("td", { class: "phase" }, PHASE[s.phase]),
           // A revealed slot's sealed value is its result digest (r > 1).
-          h("td", { class: "revealed" }, s.phase === 3 && t.replicas > 1 ? short(rawCid(s.sealedResult)) : ""),
+          h("td", { class: "revealed" }, s.phase === Phase.Revealed && t.replicas > 1 ? short(rawCid(s.sealedResult)) : ""),
         ),
       ),
     );
@@ -154,7 +137,7 @@ async function jobPage(id: Hex) {
         const a = e.args;
         const who = a.agent ? ` ${short(a.agent as string)}` : "";
         const extra =
-          e.eventName === "Slashed" ? ` lost ${eth(a.amount as bigint)}: ${SLASH_REASONS[Number(a.reason)] ?? "?"}` : e.eventName === "Accepted" ? ` ${rawCid(a.result as string)}` : "";
+          e.eventName === "Slashed" ? ` lost ${eth(a.amount as bigint)}: ${slashReason(Number(a.reason))}` : e.eventName === "Accepted" ? ` ${rawCid(a.result as string)}` : "";
         return h("li", { "data-event": e.eventName }, `block ${e.blockNumber}: ${e.eventName}${who}${extra}`);
       }),
     );
@@ -200,7 +183,7 @@ function postPage() {
     h("label", {}, "Input (JSON)", h("textarea", { name: "input", rows: "5", required: "" }, "{}")),
     h("label", {}, "…or an input file ", h("input", { type: "file", name: "inputfile", accept: ".json,application/json" })),
     h("label", {}, "Reward (ETH)", h("input", { name: "reward", value: "0.01", inputmode: "decimal" })),
-    h("label", {}, "Replicas", h("input", { name: "replicas", type: "number", min: "1", max: "15", value: "1" })),
+    h("label", {}, "Replicas", h("input", { name: "replicas", type: "number", min: "1", max: String(MAX_REPLICAS), value: "1" })),
     h("label", {}, "Deadline (minutes)", h("input", { name: "deadline", type: "number", min: "1", value: "60" })),
     h("button", { type: "submit" }, "Post"),
   ) as HTMLFormElement;
@@ -230,7 +213,7 @@ function postPage() {
       const reward = parseEther(String(data.get("reward")));
       const replicas = Number(data.get("replicas"));
       if (!(reward > 0n)) throw new Error("the reward must be more than 0");
-      if (!(replicas >= 1 && replicas <= 15)) throw new Error("replicas: 1 to 15");
+      if (!(replicas >= 1 && replicas <= MAX_REPLICAS)) throw new Error(`replicas: 1 to ${MAX_REPLICAS}`);
       const client = await signer();
       status.textContent = "Adding the code and input to the store…";
       const enc = new TextEncoder();
@@ -243,7 +226,7 @@ function postPage() {
         input: inputCid,
         options: {},
         runtime: "quickjs",
-        limits: { fuel: 100000, memory: 67108864, stack: 524288, output: 1048576 },
+        limits: config.limits,
         seed,
         timestamp: Date.now(),
       };
@@ -257,11 +240,11 @@ function postPage() {
         requester: client.account!.address,
         salt: BigInt(Math.floor(Math.random() * 2 ** 48)),
         count: 1,
-        specs: keccak256(digest),
+        specs: specsHash([digest]),
         reward,
         collateral: reward,
         replicas,
-        quorum: Math.floor(replicas / 2) + 1,
+        quorum: defaultQuorum(replicas),
         minReputation: 0,
         deliveryWindow: 600,
         revealWindow: 600,
@@ -298,13 +281,12 @@ async function agentsPage() {
   const rows = await Promise.all(
     [...agents].map(async (a) => {
       const acc = await accountOf(a);
-      const score = acc.accepted - acc.rejected - acc.missed;
       return h(
         "tr",
         { "data-agent": a },
         h("td", {}, h("code", {}, a)),
         h("td", {}, eth(acc.balance)),
-        h("td", {}, String(score)),
+        h("td", {}, String(score(acc))),
         h("td", {}, `${acc.accepted} / ${acc.rejected} / ${acc.missed}`),
       );
     }),

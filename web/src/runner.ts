@@ -1,11 +1,11 @@
 // The browser agent's executor: each job runs in a fresh Web Worker with the same prelude and
 // host as the headless-Chromium runtime (crates/runner/src/prelude.js and browser_host.js),
-// and its report becomes the same canonical envelope the Rust side assembles
-// (crates/runner/src/quickjs.rs, `assemble`).
+// and its report becomes the same canonical envelope the Rust side assembles (`assemble` in
+// protocol.ts, the twin of the runner's `envelope_of_report`).
 
 import hostSource from "../../crates/runner/src/browser_host.js?raw";
 import prelude from "../../crates/runner/src/prelude.js?raw";
-import { canonical } from "./store";
+import { type Report, assemble } from "./protocol";
 
 export interface JobInput {
   code: string;
@@ -14,11 +14,6 @@ export interface JobInput {
   seedHex: string;
   timestampMs: number;
   outputLimit: number;
-}
-
-interface Report {
-  outcome: { ok?: string; kind?: string; json?: string } | null;
-  logs: { level: string; message: string }[];
 }
 
 // The worker: evaluates the host function, runs it once, posts its JSON report. A worker's
@@ -55,7 +50,7 @@ export function runJob(job: JobInput, wallClockMs = 60_000): Promise<string> {
     worker.onmessage = (e) => {
       clearTimeout(timer);
       worker.terminate();
-      resolve(assemble(JSON.parse(e.data as string), job.outputLimit));
+      resolve(assemble(JSON.parse(e.data as string) as Report, job.outputLimit));
     };
     worker.onerror = (e) => {
       clearTimeout(timer);
@@ -64,56 +59,4 @@ export function runJob(job: JobInput, wallClockMs = 60_000): Promise<string> {
     };
     worker.postMessage({ ...job, prelude });
   }).finally(() => URL.revokeObjectURL(url));
-}
-
-const utf8 = (s: string) => new TextEncoder().encode(s).length;
-
-function failure(kind: string, message: string, stack: string, logs: Report["logs"]) {
-  return { error: { kind, message, stack }, logs, ok: false };
-}
-
-/** The envelope from a report, with the output limit enforced, exactly as the Rust runner. */
-function assemble(report: Report, outputLimit: number): string {
-  const logs: Report["logs"] = [];
-  let logBytes = 0;
-  let overflowed = false;
-  for (const { level, message } of report.logs) {
-    logBytes += utf8(level) + utf8(message) + 32;
-    if (logBytes > outputLimit) overflowed = true;
-    else logs.push({ level, message });
-  }
-  let envelope: unknown;
-  const o = report.outcome;
-  if (!o) {
-    envelope = failure("no-result", "the job finished without calling back", "", logs);
-  } else if (o.ok !== undefined) {
-    try {
-      const v = JSON.parse(o.ok);
-      envelope = { details: v.details, logs, ok: true, result: v.result };
-    } catch (e) {
-      envelope = failure("threw", `the result is not JSON: ${e}`, "", logs);
-    }
-  } else {
-    const kind = ["no-entrypoint", "no-result", "bad-input", "syntax"].includes(o.kind ?? "") ? o.kind! : "threw";
-    try {
-      const info = JSON.parse(o.json ?? "");
-      // Rust's str::lines: no final empty line, "\r\n" ends a line too.
-      const lines = String(info.stack).split("\n");
-      if (lines[lines.length - 1] === "") lines.pop();
-      const stack = lines
-        .map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l))
-        .filter((l) => !l.includes("(prelude.js:"))
-        .map((l) => `${l}\n`)
-        .join("");
-      envelope = failure(kind, String(info.message), stack, logs);
-    } catch (e) {
-      envelope = failure(kind, `unreadable error report: ${e}`, "", logs);
-    }
-  }
-  const text = canonical(envelope);
-  if (overflowed || utf8(text) > outputLimit) {
-    const what = overflowed ? "its logs" : `its envelope (${utf8(text)} bytes)`;
-    return canonical(failure("output-too-large", `${what} exceeded the output limit of ${outputLimit} bytes`, "", []));
-  }
-  return text;
 }

@@ -50,17 +50,6 @@ export function rawCid(digestHex: string): string {
   return out;
 }
 
-/** RFC 8785 canonical JSON: keys sorted by UTF-16 code units, ECMAScript number and string
- * forms (exactly what JSON.stringify gives for them). */
-export function canonical(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const entries = Object.keys(value as object)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(",")}}`;
-}
-
 export async function sha256Hex(bytes: Uint8Array): Promise<`0x${string}`> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
   return `0x${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
