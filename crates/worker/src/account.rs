@@ -6,7 +6,7 @@ use alloy::primitives::{Address, U256};
 
 use crate::WorkerError;
 use crate::metrics::Metrics;
-use crate::retry::Retry;
+use crate::retry::{Retry, starting};
 
 /// What the agent keeps in the contract, and when it last looked.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ impl Purse {
         locked: U256,
     ) -> Result<(), WorkerError> {
         Retry::STARTUP
-            .run("staking", || async move {
+            .run_if("staking", || async move {
                 let account = agency.account(me).await?;
                 let staked = account.balance + locked;
                 if staked >= self.stake {
@@ -58,6 +58,9 @@ impl Purse {
                 tracing::info!(wei = %missing, "depositing stake");
                 agency.deposit(missing).await?;
                 Ok(())
+            }, |e| match e {
+                WorkerError::Chain(e) => starting(e),
+                _ => false,
             })
             .await
     }
@@ -95,6 +98,11 @@ impl Purse {
         }
         self.withdrawing = true;
         Some(excess)
+    }
+
+    /// Whether a withdrawal is on its way.
+    pub(crate) fn withdrawing(&self) -> bool {
+        self.withdrawing
     }
 
     /// The withdrawal came back (done or failed).

@@ -170,26 +170,37 @@ impl Actor {
         }
     }
 
-    /// Reads the job's view, retrying until the node answers.
+    /// Reads the job's view, retrying until the node answers. A job the contract does not know
+    /// (its post was reorged away), or one it reports with a code this build does not know, is
+    /// seen as unknown: nothing this agent can act on.
     async fn observe(&self, job: &Target) -> View {
+        let unknown = |e: &ChainError| {
+            matches!(e.revert(), Some(Revert::UnknownJob(_)))
+                || matches!(e, ChainError::UnknownCode { .. })
+        };
         let read = Retry::READ
             .run_if(
                 "reading the job",
                 || self.agency.job(&job.terms, job.index),
-                |e| !matches!(e.revert(), Some(Revert::UnknownJob(_))),
+                |e| !unknown(e),
             )
             .await;
         match read {
             Ok(view) => view_of(&view, &job.terms, self.me, job.now),
-            Err(_) => View {
-                now: job.now,
-                status: None,
-                reveal_end: 0,
-                committed: 0,
-                free: 0,
-                mine: None,
-                earned: None,
-            },
+            Err(e) => {
+                if matches!(e, ChainError::UnknownCode { .. }) {
+                    tracing::warn!(error = %e, "the job's view is not one this build reads");
+                }
+                View {
+                    now: job.now,
+                    status: None,
+                    reveal_end: 0,
+                    committed: 0,
+                    free: 0,
+                    mine: None,
+                    earned: None,
+                }
+            }
         }
     }
 }

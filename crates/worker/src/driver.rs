@@ -21,7 +21,7 @@ use crate::intake::{Intake, News};
 use crate::journal::{Header, JobRecord, Journal};
 use crate::machine::{self, End, Input, Phase};
 use crate::metrics::Metrics;
-use crate::retry::Retry;
+use crate::retry::{Retry, starting};
 use crate::schedule::Schedule;
 use crate::work::Work;
 use crate::{Deps, WorkerConfig, WorkerError};
@@ -76,7 +76,7 @@ impl Driver {
             executors,
         } = deps;
         let chain_id = Retry::STARTUP
-            .run("reading the chain id", || agency.chain_id())
+            .run_if("reading the chain id", || agency.chain_id(), starting)
             .await?;
         let header = Header {
             chain: chain_id,
@@ -98,7 +98,7 @@ impl Driver {
             metrics: metrics.clone(),
         };
         let now = Retry::STARTUP
-            .run("reading the latest block", || agency.chain_time())
+            .run_if("reading the latest block", || agency.chain_time(), starting)
             .await?;
         let agent = machine::Agent {
             claiming: true,
@@ -139,7 +139,11 @@ impl Driver {
             .deposit_stake(&driver.actor.agency, me, driver.locked())
             .await?;
         let account = Retry::STARTUP
-            .run("reading the account", || driver.actor.agency.account(me))
+            .run_if(
+                "reading the account",
+                || driver.actor.agency.account(me),
+                starting,
+            )
             .await?;
         driver
             .purse
@@ -177,8 +181,9 @@ impl Driver {
             self.journal.sync_off_thread().await?;
             self.compact()?;
             self.dispatch();
+            // Settled: no action running, paused or due, and no withdrawal on its way.
             if let Some(by) = stopping
-                && (self.schedule.settled() || Instant::now() >= by)
+                && ((self.schedule.settled() && !self.purse.withdrawing()) || Instant::now() >= by)
             {
                 break;
             }
@@ -265,7 +270,8 @@ impl Driver {
         }
     }
 
-    /// A task came back (or panicked: its job is observed again).
+    /// A task came back (or panicked: its job is looked at again after a pause, so a panic
+    /// that repeats does not spin).
     fn done(&mut self, done: Result<(tokio::task::Id, Done), tokio::task::JoinError>) {
         let done = match done {
             Ok((task, done)) => {
@@ -275,7 +281,11 @@ impl Driver {
             Err(e) => {
                 tracing::error!(error = %e, "a task of the agent failed");
                 match self.running.remove(&e.id()) {
-                    Some(Task::Action(job)) => Done::Acted(job, Input::Sent),
+                    Some(Task::Action(job)) => {
+                        self.schedule.returned(job);
+                        self.schedule.observe_after(job, PANIC_PAUSE);
+                        return;
+                    }
                     Some(Task::Withdrawal) | None => Done::Withdrew,
                 }
             }
@@ -412,6 +422,9 @@ impl Driver {
         Ok(())
     }
 }
+
+/// How long a job whose action panicked waits before it is looked at again.
+const PANIC_PAUSE: Duration = Duration::from_secs(5);
 
 /// Stale journal lines tolerated before the journal is rewritten.
 const COMPACT_AFTER: usize = 10_000;

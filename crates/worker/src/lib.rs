@@ -226,8 +226,10 @@ impl WorkerHandle {
         }
     }
 
-    /// Stops the agent dead, mid-whatever, as `kill -9` would (tests).
-    pub fn abort(mut self) {
+    /// Stops the agent dead, mid-whatever, as `kill -9` would (tests); returns once its
+    /// task has ended.
+    pub async fn abort(mut self) {
         self.task.abort_all();
+        while self.task.join_next().await.is_some() {}
     }
 }

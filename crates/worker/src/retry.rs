@@ -104,6 +104,12 @@ impl Retry {
     }
 }
 
+/// What start-up calls try again: what may pass, and any failure of the node to answer well (a
+/// node still starting may answer with errors of every kind for a while).
+pub(crate) fn starting(e: &agency_chain::ChainError) -> bool {
+    e.is_retryable() || matches!(e, agency_chain::ChainError::Rpc { .. })
+}
+
 /// An error that says whether trying again may succeed.
 pub(crate) trait Retryable {
     fn is_retryable(&self) -> bool;

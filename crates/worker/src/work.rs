@@ -46,7 +46,7 @@ impl Work {
         let parsed = JobSpec::from_bytes(block.data()).map_err(|e| format!("spec {cid}: {e}"))?;
         if self.executor(parsed.runtime).is_none() {
             return Err(format!(
-                "runtime {} is not one this agent runs ({})",
+                "runtime \"{}\" is not one this agent runs ({})",
                 parsed.runtime,
                 self.runtimes()
             ));

@@ -184,7 +184,7 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
         // Kill the crasher at a random moment and bring it back on the same journal.
         tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
         if let Some(c) = crasher.take() {
-            c.abort();
+            c.abort().await;
             restarts += 1;
             crasher = Some(
                 m.agent_with(3, config(3), quickjs(), m.store.clone(), None)
