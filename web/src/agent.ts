@@ -17,7 +17,7 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { type JobView, type Posted, JobBook, accountOf, agencyAbi, chain, config, jobOf, reader } from "./chain";
-import { Phase, Status, commitment, isTerminal, jobId, score } from "./protocol";
+import { Phase, Status, commitment, isTerminal, jobId, meetsReputation, score } from "./protocol";
 import { runJob } from "./runner";
 import { getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
@@ -126,7 +126,7 @@ export class BrowserAgent {
       if (!view.slots.some((s) => s.phase === Phase.Empty)) return;
       const acc = await accountOf(this.address);
       if (acc.balance < t.collateral) return;
-      if (score(acc) < t.minReputation) return;
+      if (!meetsReputation(t.minReputation, score(acc))) return;
       const spec = await this.spec(posted.specs[index]);
       if (spec.runtime !== "quickjs") return;
       await this.send("claim", [t, BigInt(index)]);

@@ -78,6 +78,14 @@ export async function init(): Promise<void> {
   reader = createPublicClient({ chain, transport: http(rpc), pollingInterval: 250 });
 }
 
+/** The earliest time the next block will carry: the latest block's timestamp, or the wall clock
+ * if later (a dev chain mines its next block at the wall clock's time however long it sat idle);
+ * what a deadline counted from "now" counts from. */
+export async function nextBlockTime(): Promise<number> {
+  const block = await reader.getBlock();
+  return Math.max(Number(block.timestamp), Math.floor(Date.now() / 1000));
+}
+
 /** A wallet: a dev account's key kept in this page, or an injected EIP-1193 wallet. */
 export async function wallet(choice: string): Promise<WalletClient> {
   const rpc = chain.rpcUrls.default.http[0];

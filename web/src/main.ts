@@ -3,9 +3,9 @@
 
 import "./style.css";
 import { type Address, type Hex, type WalletClient, formatEther, parseEther } from "viem";
-import { accountOf, agencyAbi, JobBook, allEvents, config, findJob, init, jobEvents, jobOf, reader, wallet } from "./chain";
+import { accountOf, agencyAbi, JobBook, allEvents, config, findJob, init, jobEvents, jobOf, nextBlockTime, reader, wallet } from "./chain";
 import { BrowserAgent, fundFromDev } from "./agent";
-import { MAX_REPLICAS, PHASE, Phase, STATUS, type Terms, canonical, defaultQuorum, jobId, score, slashReason, specsHash } from "./protocol";
+import { MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, PHASE, Phase, STATUS, type Terms, canonical, defaultQuorum, jobId, score, slashReason, specsHash } from "./protocol";
 import { runJob } from "./runner";
 import { add, getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
@@ -214,6 +214,8 @@ function postPage() {
       const replicas = Number(data.get("replicas"));
       if (!(reward > 0n)) throw new Error("the reward must be more than 0");
       if (!(replicas >= 1 && replicas <= MAX_REPLICAS)) throw new Error(`replicas: 1 to ${MAX_REPLICAS}`);
+      const deadline = Number(data.get("deadline")) * 60;
+      if (!(deadline >= MIN_WINDOW && deadline <= MAX_DURATION)) throw new Error("the deadline: 1 minute to 90 days");
       const client = await signer();
       status.textContent = "Adding the code and input to the store…";
       const enc = new TextEncoder();
@@ -234,8 +236,7 @@ function postPage() {
       const digest = await sha256Hex(bytes);
       const stored = await putRaw(bytes);
       if (stored !== rawCid(digest)) throw new Error(`the store named the spec ${stored}, expected ${rawCid(digest)}`);
-      const block = await reader.getBlock();
-      const now = Math.max(Number(block.timestamp), Math.floor(Date.now() / 1000));
+      const now = await nextBlockTime();
       const terms: Terms = {
         requester: client.account!.address,
         salt: BigInt(Math.floor(Math.random() * 2 ** 48)),
@@ -248,7 +249,7 @@ function postPage() {
         minReputation: 0,
         deliveryWindow: 600,
         revealWindow: 600,
-        deadline: now + Number(data.get("deadline")) * 60,
+        deadline: now + deadline,
       };
       status.textContent = "Posting: confirm in your wallet…";
       const hash = await client.writeContract({

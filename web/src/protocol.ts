@@ -33,6 +33,11 @@ export const MAX_DURATION = 90 * 86_400;
 /** The quorum of `replicas` when the requester names none: the smallest strict majority. */
 export const defaultQuorum = (replicas: number): number => Math.floor(replicas / 2) + 1;
 
+/** Whether an agent with `score` may claim a job asking for `minReputation` (`claim`): anyone
+ * when it is 0, else a score that reaches it. */
+export const meetsReputation = (minReputation: number, score: number): boolean =>
+  minReputation === 0 || score >= minReputation;
+
 /** A reputation score, as `minReputation` is compared with it. */
 export const score = (a: { accepted: bigint; rejected: bigint; missed: bigint }): number =>
   Number(a.accepted) - Number(a.rejected) - Number(a.missed);

@@ -74,6 +74,14 @@ test("bounds and the default quorum are the contract's", () => {
   assert.deepEqual([1, 2, 3, 4, 5, 15].map(p.defaultQuorum), [1, 2, 2, 3, 3, 8]);
 });
 
+test("reputation matters only where a job asks for it, as in the contract", () => {
+  assert.match(contract, /if \(t\.minReputation != 0\) \{/);
+  assert.equal(p.meetsReputation(0, -3), true);
+  assert.equal(p.meetsReputation(2, 2), true);
+  assert.equal(p.meetsReputation(2, 1), false);
+  assert.equal(p.meetsReputation(1, -1), false);
+});
+
 test("terms have the ABI's fields, in its order", () => {
   const post = p.agencyAbi.find((x) => x.type === "function" && x.name === "post");
   const fields = post.inputs[0].components.map((c) => c.name);

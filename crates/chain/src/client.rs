@@ -111,6 +111,18 @@ pub struct Head {
     pub timestamp: u64,
 }
 
+impl Head {
+    /// The earliest time the next block will carry: this block's timestamp, or the wall clock
+    /// if that is later (a dev chain mines its next block at the wall clock's time, however
+    /// long it sat idle). What a deadline counted from "now" counts from.
+    pub fn next_block_time(&self) -> u64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.timestamp.max(wall)
+    }
+}
+
 impl Agency {
     /// Deploys JobAgency from the committed artifact's bytecode through `provider`, which signs
     /// and fills nonces itself.
@@ -123,6 +135,8 @@ impl Agency {
     }
 
     /// The contract at `address` through `provider`. Nothing is checked until the first call.
+    /// Sends go through `provider`'s own fillers: no [`Sender`] (and so no gas floors, see
+    /// [`Agency::send`]); agents use [`Agency::with_sender`] or [`Agency::over`].
     pub fn at(address: Address, provider: DynProvider) -> Self {
         Self {
             contract: JobAgency::new(address, provider),
@@ -337,6 +351,11 @@ impl Agency {
             number: block.header.number,
             timestamp: block.header.timestamp,
         })
+    }
+
+    /// The earliest time the next block will carry ([`Head::next_block_time`]).
+    pub async fn next_block_time(&self) -> Result<u64, ChainError> {
+        Ok(self.head().await?.next_block_time())
     }
 
     /// The chain's clock: the latest block's timestamp, in seconds.

@@ -116,9 +116,9 @@ impl DevStackConfig {
 /// Why a stack could not start, or an agent of it.
 #[derive(Debug, thiserror::Error)]
 pub enum DevStackError {
-    #[error("cannot start the dev chain: {0}")]
+    #[error("cannot start the dev chain")]
     Chain(#[from] OpenError),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Contract {
         what: &'static str,
         #[source]
@@ -129,27 +129,27 @@ pub enum DevStackError {
          {DEV_AGENCY}: this data dir's chain was used for something else; use another data dir"
     )]
     Reused,
-    #[error("creating {path}: {source}")]
+    #[error("creating {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("starting the agent {agent}: {source}")]
+    #[error("starting the agent {agent}")]
     Agent {
         agent: Address,
         #[source]
         source: WorkerError,
     },
-    #[error("the agent {agent}: {source}")]
+    #[error("the agent {agent}")]
     Stopped {
         agent: Address,
         #[source]
         source: WorkerError,
     },
-    #[error("the content store: {0}")]
+    #[error("the content store")]
     Store(#[from] StoreError),
-    #[error("the contract would refuse these terms ({field}): {source}", field = .0.field(), source = .0)]
+    #[error("the contract would refuse these terms ({})", .0.field())]
     Terms(#[from] agency_chain::TermsError),
     #[error("{0}")]
     Timeout(String),
@@ -509,7 +509,7 @@ impl DevStack {
         }
     }
 
-    /// Stops the servers, then every agent the stack started, gracefully; the first agent's
+    /// Stops every agent the stack started, gracefully, then the servers; the first agent's
     /// error, if one failed.
     pub async fn stop(mut self) -> Result<(), DevStackError> {
         for agent in &self.agents {

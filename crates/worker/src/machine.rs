@@ -337,7 +337,7 @@ fn worth_claiming(terms: &Terms, agent: &Agent, view: Option<&View>) -> Result<(
             terms.reward, agent.min_reward
         ));
     }
-    if terms.minReputation > 0 && agent.score < i64::from(terms.minReputation) {
+    if !protocol::meets_reputation(terms, agent.score) {
         return Err(format!(
             "requires reputation {}, this agent has {}",
             terms.minReputation, agent.score

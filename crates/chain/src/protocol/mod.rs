@@ -27,7 +27,7 @@ pub use payout::{earned, winners};
 pub use reveals::reveals_open;
 pub use terms::{
     Batch, MAX_BATCH, MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, TermsBuilder, TermsError,
-    default_quorum,
+    default_quorum, meets_reputation,
 };
 
 /// How many low bits of a job id hold its index in the batch.

@@ -34,6 +34,12 @@ pub fn is_valid_quorum(quorum: u8, replicas: u8) -> bool {
     }
 }
 
+/// Whether an agent with reputation `score` may claim a job of `terms` (`claim`, §2): any agent
+/// when `minReputation` is 0, else one whose score reaches it.
+pub fn meets_reputation(terms: &Terms, score: i64) -> bool {
+    terms.minReputation == 0 || score >= i64::from(terms.minReputation)
+}
+
 /// Why the contract would refuse a batch; in the order `post` checks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TermsError {
@@ -41,9 +47,9 @@ pub enum TermsError {
     BadBatch { count: usize },
     #[error("of job {index}: a zero digest names no spec")]
     BadSpec { index: usize },
-    #[error("must be more than 0")]
+    #[error("must be more than 0 and below 2^128 wei")]
     ZeroReward,
-    #[error("{wei} wei: must be below 2^128 wei")]
+    #[error("{}", if *field == "reward" { "must be more than 0 and below 2^128 wei" } else { "must be below 2^128 wei" })]
     TooLarge { field: &'static str, wei: U256 },
     #[error("{replicas}: must be 1 to {MAX_REPLICAS}")]
     BadReplicas { replicas: u8 },
@@ -314,6 +320,27 @@ mod tests {
         // r = 1 takes only 1; r = 4 takes 3 or 4 (2 is a tie, not a majority).
         assert!(!is_valid_quorum(0, 1) && !is_valid_quorum(2, 1));
         assert!(!is_valid_quorum(2, 4) && is_valid_quorum(3, 4) && !is_valid_quorum(5, 4));
+    }
+
+    #[test]
+    fn reputation_matters_only_where_the_job_asks_for_it() {
+        let terms = |min| Terms {
+            minReputation: min,
+            ..Terms::default()
+        };
+        // minReputation 0: anyone, a negative score too (the contract skips the check).
+        assert!(meets_reputation(&terms(0), -3));
+        assert!(meets_reputation(&terms(2), 2));
+        assert!(!meets_reputation(&terms(2), 1));
+        assert!(!meets_reputation(&terms(1), -1));
+        // The contract's own rule, as written there.
+        assert!(
+            source::CONTRACT.contains("if (t.minReputation != 0) {")
+                && source::CONTRACT.contains(
+                    "if (score < int256(uint256(t.minReputation))) revert ReputationTooLow"
+                ),
+            "JobAgency.sol checks reputation another way now: update meets_reputation"
+        );
     }
 
     fn builder() -> TermsBuilder {

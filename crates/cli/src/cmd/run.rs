@@ -23,9 +23,8 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value = "{}", value_name = "JSON")]
     options: String,
     /// Runtime to run the job in.
-    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser",
-          value_parser = offered_runtime)]
-    runtime: Runtime,
+    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser")]
+    runtime: String,
     #[command(flatten)]
     limits: LimitOpts,
     /// Seed of Math.random, up to 64 hex digits.
@@ -74,7 +73,7 @@ pub(crate) async fn run(args: RunArgs, out: Output) -> Result<bool> {
         timestamp_ms,
         wall_clock: Duration::from_secs(args.wall_clock),
     };
-    let exec: Arc<dyn Executor> = match args.runtime {
+    let exec: Arc<dyn Executor> = match offered_runtime(&args.runtime)? {
         Runtime::QuickJs if args.in_process => Arc::new(QuickJsExecutor::in_process()),
         Runtime::QuickJs => Arc::new(job_process()?.with_warm_children(0)),
         Runtime::Browser => crate::exec::executors(&[Runtime::Browser], &args.chromium.chromium)

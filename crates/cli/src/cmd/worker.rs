@@ -40,10 +40,9 @@ pub(crate) struct WorkerArgs {
         long,
         value_delimiter = ',',
         default_value = "quickjs",
-        value_name = "LIST",
-        value_parser = offered_runtime
+        value_name = "LIST"
     )]
-    runtimes: Vec<Runtime>,
+    runtimes: Vec<String>,
 
     /// The smallest reward worth claiming.
     #[arg(long, default_value = "1", value_name = "AMOUNT", value_parser = parse_amount)]
@@ -104,6 +103,11 @@ pub(crate) async fn run(
     out: Output,
     stop: &CancellationToken,
 ) -> Result<()> {
+    let runtimes = args
+        .runtimes
+        .iter()
+        .map(|name| offered_runtime(name))
+        .collect::<Result<Vec<Runtime>, _>>()?;
     let conn = connect(&g.chain, Signer::Required, false).await?;
     let (me, url, chain_id, address) = (
         conn.account(),
@@ -120,7 +124,7 @@ pub(crate) async fn run(
     let data_dir = args
         .data_dir
         .unwrap_or_else(|| data_dir().join(format!("worker-{me}")));
-    let executors = crate::exec::executors(&args.runtimes, &args.chromium.chromium).await?;
+    let executors = crate::exec::executors(&runtimes, &args.chromium.chromium).await?;
     let config = WorkerConfig {
         data_dir: data_dir.clone(),
         concurrency: args

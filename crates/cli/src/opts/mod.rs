@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 
 pub(crate) use chain::ChainOpts;
-pub(crate) use run::{ChromiumOpt, LimitOpts, any_runtime, offered_runtime};
+pub(crate) use run::{ChromiumOpt, LimitOpts, offered_runtime};
 pub(crate) use store::StoreOpts;
 pub(crate) use values::{eth, ether, parse_amount, parse_duration, parse_job_id};
 

@@ -47,16 +47,14 @@ pub(crate) struct ChromiumOpt {
     pub(crate) chromium: PathBuf,
 }
 
-/// `--runtime` of a job to post: any runtime a spec may name (agents decide what they offer).
-pub(crate) fn any_runtime(text: &str) -> Result<Runtime, String> {
-    text.parse()
-        .map_err(|e: agency_primitives::UnknownRuntime| e.to_string())
-}
-
-/// `--runtime`/`--runtimes` of jobs run here: a runtime this build offers.
-pub(crate) fn offered_runtime(text: &str) -> Result<Runtime, String> {
+/// A runtime of jobs run here (`run --runtime`, `worker --runtimes`): one this build offers.
+/// Parsed in the command, not by clap, so the error comes in the command's order and, with
+/// `--json`, as JSON.
+pub(crate) fn offered_runtime(text: &str) -> Result<Runtime, agency_runner::RunnerError> {
     match text.parse::<Runtime>() {
         Ok(runtime) if crate::exec::offers(runtime) => Ok(runtime),
-        _ => Err(agency_runner::RunnerError::UnknownRuntime(text.trim().to_owned()).to_string()),
+        _ => Err(agency_runner::RunnerError::UnknownRuntime(
+            text.trim().to_owned(),
+        )),
     }
 }

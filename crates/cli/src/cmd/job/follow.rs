@@ -10,7 +10,7 @@ use agency_store::BlockStore;
 use anyhow::{Context, Result};
 
 use super::events::Progress;
-use super::{fetch_result, unix_now};
+use super::fetch_result;
 use crate::connect::{Connection, DEV_CHAIN_ID};
 use crate::output::Output;
 
@@ -69,15 +69,12 @@ pub(super) async fn follow(
         if state.is_terminal() {
             return Ok((state, None));
         }
-        // Past its deadlines a job waits for anyone to settle it: do it, at most every 5 s. The
-        // chain's time, or the wall clock if the chain's last block is older (an idle dev chain
-        // mines the next block at the wall clock's time).
+        // Past its deadlines a job waits for anyone to settle it: do it, at most every 5 s.
         let now = conn
             .agency
-            .chain_time()
+            .next_block_time()
             .await
-            .context("reading the latest block")?
-            .max(unix_now());
+            .context("reading the latest block")?;
         let deadline = terms.deadline.to::<u64>();
         let reveal_end = view.reveal_end;
         let due = match state {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{follow, print_result, unix_now};
 use crate::connect::{Signer, connect};
-use crate::opts::{GlobalOpts, LimitOpts, any_runtime, eth, parse_amount, parse_duration};
+use crate::opts::{GlobalOpts, LimitOpts, eth, parse_amount, parse_duration};
 use crate::output::Output;
 
 #[derive(Debug, Args)]
@@ -56,9 +56,8 @@ pub(crate) struct PostArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     min_reputation: u32,
     /// Runtime the job needs: quickjs, or browser (a DOM, headless Chromium).
-    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser",
-          value_parser = any_runtime)]
-    runtime: Runtime,
+    #[arg(long, default_value = "quickjs", value_name = "quickjs|browser")]
+    runtime: String,
     /// The `options` argument of jsJobRun, as inline JSON.
     #[arg(long, default_value = "{}", value_name = "JSON")]
     options: String,
@@ -136,14 +135,26 @@ pub(super) async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<
     }
     let options: Value = serde_json::from_str(&args.options)
         .with_context(|| format!("--options {:?} is not JSON", args.options))?;
-    // The contract takes any deadline in the future; a job due in less than the shortest
-    // delivery window leaves no agent the time to deliver.
-    let deadline = args.deadline.as_secs();
-    if !(MIN_WINDOW..=MAX_DURATION).contains(&deadline) {
-        bail!(
-            "--deadline {}: must be between 1m and 90 days",
-            humantime::format_duration(args.deadline)
-        );
+    let runtime: Runtime = args.runtime.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--runtime {:?}: unknown runtime (use quickjs or browser)",
+            args.runtime
+        )
+    })?;
+    // The contract takes any deadline in the future and ignores the reveal window at r = 1;
+    // this command asks more of each: a job due sooner than the shortest window leaves no agent
+    // time to deliver, and a window given is a window meant.
+    for (name, d) in [
+        ("deadline", args.deadline),
+        ("delivery-window", args.delivery_window),
+        ("reveal-window", args.reveal_window),
+    ] {
+        if d < Duration::from_secs(MIN_WINDOW) || d > Duration::from_secs(MAX_DURATION) {
+            bail!(
+                "--{name} {}: must be between 1m and 90 days",
+                humantime::format_duration(d)
+            );
+        }
     }
     let seed = match &args.seed {
         Some(hex) => parse_hex32(hex).map_err(|e| anyhow::anyhow!("--seed: {e}"))?,
@@ -173,7 +184,7 @@ pub(super) async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<
     let input = input.add("input", &store).await?;
     let mut spec = JobSpec::new(code, input);
     spec.options = options;
-    spec.runtime = args.runtime;
+    spec.runtime = runtime;
     spec.limits = args.limits.limits();
     spec.seed = seed;
     spec.timestamp = match args.timestamp {
@@ -209,7 +220,7 @@ pub(super) async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<
         "reward": args.reward.to_string(),
         "replicas": r,
         "quorum": quorum,
-        "deadline": now + deadline,
+        "deadline": now + args.deadline.as_secs(),
     });
     out.notice(format_args!(
         "posted job {job}: {} reward, {r} replica{} (quorum {quorum}), spec {spec_cid}",
