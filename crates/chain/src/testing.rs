@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use alloy::consensus::Transaction as _;
 use alloy::network::TransactionResponse as _;
 use alloy::node_bindings::Anvil;
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::sol_types::SolInterface;
 
 use crate::bindings::JobAgency::JobAgencyCalls;
 use crate::client::Agency;
+use crate::protocol::job_id;
 
 /// anvil as `npm ci` installs it at the repository root (`@foundry-rs/anvil-linux-amd64`).
 pub fn anvil_bin() -> PathBuf {
@@ -33,14 +34,46 @@ pub fn anvil() -> Anvil {
     Anvil::at(anvil_bin())
 }
 
-/// A mined transaction: who sent which contract call, whether it succeeded, its gas.
+/// A mined transaction: who sent which contract call, about which jobs, whether it succeeded,
+/// its gas.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinedCall {
     pub from: Address,
     /// The contract function (`claim`, `deposit`…), or `?` for anything else.
     pub name: String,
+    /// The jobs the call names (a batch's for `post`, the listed ones for the batch calls).
+    pub jobs: Vec<B256>,
     pub ok: bool,
     pub gas: u64,
+}
+
+/// The jobs a call names, from its calldata.
+fn jobs_of(call: &JobAgencyCalls) -> Vec<B256> {
+    use JobAgencyCalls as C;
+    let one = |t: &crate::Terms, i: &alloy::primitives::U256| vec![job_id(t, i.saturating_to())];
+    let some = |t: &crate::Terms, is: &[alloy::primitives::U256]| {
+        is.iter().map(|i| job_id(t, i.saturating_to())).collect()
+    };
+    match call {
+        C::post(c) => (0..c.t.count).map(|i| job_id(&c.t, i)).collect(),
+        C::cancel(c) => one(&c.t, &c.index),
+        C::claim(c) => one(&c.t, &c.index),
+        C::claimMany(c) => some(&c.t, &c.indices),
+        C::release(c) => one(&c.t, &c.index),
+        C::submit(c) => one(&c.t, &c.index),
+        C::submitMany(c) => some(&c.t, &c.indices),
+        C::claimAndSubmit(c) => one(&c.t, &c.index),
+        C::commit(c) => one(&c.t, &c.index),
+        C::claimAndCommit(c) => one(&c.t, &c.index),
+        C::revealLast(c) => one(&c.t, &c.index),
+        C::claimAndReveal(c) => one(&c.t, &c.index),
+        C::reveal(c) => one(&c.t, &c.index),
+        C::finalize(c) => one(&c.t, &c.index),
+        C::evict(c) => one(&c.t, &c.index),
+        C::expire(c) => one(&c.t, &c.index),
+        C::settle(c) => some(&c.t, &c.indices),
+        _ => Vec::new(),
+    }
 }
 
 /// Test control of a dev chain (ours or anvil) through the JSON-RPC methods both answer.
@@ -109,15 +142,15 @@ impl Cheats {
                 .expect("block")
                 .expect("a block");
             for tx in block.transactions.into_transactions() {
-                let name = JobAgencyCalls::abi_decode(tx.input())
-                    .map(|c| {
-                        format!("{c:?}")
-                            .split(['(', ' ', '{'])
-                            .next()
-                            .unwrap_or("?")
-                            .to_owned()
-                    })
-                    .unwrap_or_else(|_| "?".into());
+                let decoded = JobAgencyCalls::abi_decode(tx.input()).ok();
+                let name = tx
+                    .input()
+                    .get(..4)
+                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                    .and_then(JobAgencyCalls::name_by_selector)
+                    .unwrap_or("?")
+                    .to_owned();
+                let jobs = decoded.as_ref().map(jobs_of).unwrap_or_default();
                 let receipt = p
                     .get_transaction_receipt(tx.tx_hash())
                     .await
@@ -126,6 +159,7 @@ impl Cheats {
                 calls.push(MinedCall {
                     from: tx.from(),
                     name,
+                    jobs,
                     ok: receipt.status(),
                     gas: receipt.gas_used,
                 });
