@@ -73,6 +73,9 @@ pub struct DevStackConfig {
     pub worker: WorkerConfig,
     /// How the requester's and agents' transactions are sent.
     pub send: SendConfig,
+    /// How often the stack's waits ([`DevStack::until`], [`DevStack::staked`]) look at the
+    /// chain: often enough to time a job, seldom enough to leave the agents the CPU.
+    pub wait_poll: Duration,
 }
 
 impl DevStackConfig {
@@ -100,6 +103,7 @@ impl DevStackConfig {
                 max_bumps: 3,
                 receipt_timeout: Duration::from_secs(30),
             },
+            wait_poll: Duration::from_millis(20),
         }
     }
 
@@ -429,7 +433,7 @@ impl DevStack {
                         "the agents did not deposit their stakes within {within:?}"
                     )));
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(self.config.wait_poll).await;
             }
         }
         Ok(())
@@ -505,7 +509,7 @@ impl DevStack {
                     protocol::job_id(terms, index)
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::time::sleep(self.config.wait_poll).await;
         }
     }
 

@@ -368,6 +368,8 @@ impl Market {
                 ..WorkerConfig::default()
             },
             send: SendConfig::default(),
+            // Latencies are timed by these waits: look every millisecond.
+            wait_poll: Duration::from_millis(1),
         };
         let stack = DevStack::start(config)
             .await

@@ -159,6 +159,7 @@ pub(crate) async fn run(
             ..WorkerConfig::default()
         },
         send: SendConfig::default(),
+        wait_poll: Duration::from_millis(20),
     };
     let mut stack = DevStack::start(config).await.map_err(|e| match e {
         DevStackError::Reused => anyhow::Error::new(e)
