@@ -607,15 +607,7 @@ async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
             _ => None,
         });
     assert_eq!(accepted, Some(digest), "the honest result is accepted");
-    // The calls about this job: a losing claim of the warm-up, or of this job, may land a
-    // moment later than the post and acceptance the window is bounded by.
-    let about = |job| move |c: &MinedCall| c.jobs.contains(&job);
-    let calls: Vec<MinedCall> = m
-        .calls_since(from)
-        .await
-        .into_iter()
-        .filter(about(protocol::job_id(&terms, 0)))
-        .collect();
+    let calls = m.calls_about(&terms, from).await;
     let ok: Vec<&str> = calls
         .iter()
         .filter(|c| c.ok)
@@ -649,12 +641,7 @@ async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
             .all(|s| s.phase == REVEALED && s.sealed == digest),
         "{view:?}"
     );
-    let calls: Vec<MinedCall> = m
-        .calls_since(from)
-        .await
-        .into_iter()
-        .filter(about(protocol::job_id(&terms, 0)))
-        .collect();
+    let calls = m.calls_about(&terms, from).await;
     assert!(calls.iter().all(|c| c.ok), "{calls:?}");
     let mut names: Vec<&str> = calls.iter().map(|c| c.name.as_str()).collect();
     names.sort_unstable();

@@ -141,6 +141,15 @@ impl Market {
         self.cheats().calls_since(from).await
     }
 
+    /// The transactions about job 0 of `terms` mined from block `from` on. Counting by job, not
+    /// by block: a losing claim of another job may be mined inside any window of blocks.
+    pub(crate) async fn calls_about(&self, terms: &Terms, from: u64) -> Vec<MinedCall> {
+        let job = agency_chain::protocol::job_id(terms, 0);
+        let mut calls = self.calls_since(from).await;
+        calls.retain(|c| c.jobs.contains(&job));
+        calls
+    }
+
     /// Waits until `agent`'s metrics contain `line`.
     pub(crate) async fn metric(&self, agent: &WorkerHandle, line: &str) {
         let start = Instant::now();
