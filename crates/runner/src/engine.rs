@@ -1,15 +1,7 @@
 //! The QuickJS engine: one job in a fresh runtime, in the calling thread (`run_in_process`), and
 //! the envelope assembled from its outcome. Executors ([`crate::QuickJsExecutor`]) call it.
 
-use std::{
-    cell::RefCell,
-    rc::Rc,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
-    time::Instant,
-};
+use std::{cell::RefCell, rc::Rc, sync::Arc, time::Instant};
 
 use agency_primitives::{Envelope, ErrorKind, LogEntry, Success};
 use rquickjs::{
@@ -18,7 +10,11 @@ use rquickjs::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{JobRun, RunnerError, rng::Xoshiro256};
+use crate::{
+    JobRun, RunnerError,
+    meter::{Meter, MeteredAllocator, Trip},
+    rng::Xoshiro256,
+};
 
 pub(crate) const PRELUDE: &str = include_str!("prelude.js");
 
@@ -99,15 +95,6 @@ struct ErrorInfo {
     stack: String,
 }
 
-/// Counts fuel in the interrupt handler and watches the wall-clock cap.
-struct Meter {
-    used: AtomicU64,
-    limit: u64,
-    exhausted: AtomicBool,
-    deadline: Instant,
-    timed_out: AtomicBool,
-}
-
 /// Why the event loop stopped early.
 enum Stop {
     /// An outcome is already recorded (the job called back, or the script does not parse):
@@ -115,36 +102,23 @@ enum Stop {
     Reported,
     /// A deterministic end: the job's envelope.
     Envelope(Envelope),
-    /// The host's wall-clock cap: an infrastructure error, never an envelope.
-    WallClock,
+    /// A meter tripped: the run ends in that meter's kind, whatever the job did after.
+    Tripped,
 }
 
 /// Runs `job` to its envelope in a fresh QuickJS runtime on the calling thread.
 pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
     let engine = |e: JsError| RunnerError::Engine(e.to_string());
-    let rt = Runtime::new().map_err(engine)?;
-    rt.set_memory_limit(usize::try_from(job.limits.memory).unwrap_or(usize::MAX));
+    let meter = Meter::new(
+        job.limits.fuel,
+        job.limits.memory,
+        Instant::now() + job.wall_clock,
+    );
+    let rt = Runtime::new_with_alloc(MeteredAllocator(meter.clone())).map_err(engine)?;
     rt.set_max_stack_size(usize::try_from(job.limits.stack).unwrap_or(usize::MAX));
-    let meter = Arc::new(Meter {
-        used: AtomicU64::new(0),
-        limit: job.limits.fuel,
-        exhausted: AtomicBool::new(false),
-        deadline: Instant::now() + job.wall_clock,
-        timed_out: AtomicBool::new(false),
-    });
     let m = meter.clone();
-    rt.set_interrupt_handler(Some(Box::new(move || {
-        if m.used.fetch_add(1, Ordering::Relaxed) + 1 > m.limit {
-            m.exhausted.store(true, Ordering::Relaxed);
-            return true;
-        }
-        if Instant::now() > m.deadline {
-            m.timed_out.store(true, Ordering::Relaxed);
-            return true;
-        }
-        false
-    })));
-    // A limit hit inside a promise handler becomes a rejection, not an exception the host
+    rt.set_interrupt_handler(Some(Box::new(move || m.interrupt())));
+    // A stack overflow inside a promise handler becomes a rejection, not an exception the host
     // sees: remember it, so a job that then stalls ends in the limit's kind.
     let rejected_by_limit: Rc<RefCell<Option<(ErrorKind, String, String)>>> = Rc::default();
     let seen = rejected_by_limit.clone();
@@ -163,45 +137,64 @@ pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
     let state = Rc::new(RefCell::new(State::default()));
     let stop = drive(&ctx, &rt, job, &state, &meter);
     let mut state = state.take();
-    match stop {
-        Ok(()) | Err(Stop::Reported) => {
-            if state.outcome.is_none() {
-                // The cap can trip inside a promise handler, which only rejects a promise: it
-                // must still never become a result.
-                if meter.timed_out.load(Ordering::Relaxed) {
-                    return Err(RunnerError::WallClock {
-                        after: job.wall_clock,
-                    });
-                }
-                if meter.exhausted.load(Ordering::Relaxed) {
-                    return Ok(fuel_envelope(&meter, state.logs));
-                }
-                if let Some((kind, message, stack)) = rejected_by_limit.take() {
-                    let logs = std::mem::take(&mut state.logs);
-                    return Ok(Envelope::failure(kind, message, job_frames(&stack), logs));
-                }
-            }
-            Ok(assemble(state, job.limits.output))
-        }
-        Err(Stop::Envelope(envelope)) => Ok(envelope),
-        Err(Stop::WallClock) => Err(RunnerError::WallClock {
+    // The cap is local: whatever ran before it, this host does not vouch for the run.
+    if meter.tripped() == Some(Trip::WallClock) {
+        return Err(RunnerError::WallClock {
             after: job.wall_clock,
-        }),
+        });
+    }
+    if state.outcome.is_some() {
+        // The job called back before any meter tripped: first callback wins.
+        return Ok(assemble(state, job.limits.output));
+    }
+    let logs = std::mem::take(&mut state.logs);
+    match (meter.tripped(), stop) {
+        (Some(Trip::Fuel), _) => Ok(fuel_envelope(&meter, logs)),
+        // The engine's own "out of memory" error, when it reached the host, keeps its stack.
+        (Some(Trip::Memory), Err(Stop::Envelope(e)))
+            if e.outcome
+                .as_ref()
+                .is_err_and(|e| e.kind == ErrorKind::Memory) =>
+        {
+            Ok(e)
+        }
+        (Some(Trip::Memory), _) => Ok(Envelope::failure(
+            ErrorKind::Memory,
+            OUT_OF_MEMORY,
+            "",
+            logs,
+        )),
+        (_, Err(Stop::Envelope(envelope))) => Ok(envelope),
+        _ => match rejected_by_limit.take() {
+            Some((kind, message, stack)) => {
+                Ok(Envelope::failure(kind, message, job_frames(&stack), logs))
+            }
+            None => {
+                state.logs = logs;
+                Ok(assemble(state, job.limits.output))
+            }
+        },
     }
 }
 
 /// Installs the host functions and the prelude, loads the script, calls `jsJobRun` and runs the
-/// event loop until the job calls back or nothing is left to run.
+/// event loop until the job calls back, a meter trips or nothing is left to run.
 fn drive(
     ctx: &Context,
     rt: &Runtime,
     job: &JobRun,
     state: &Rc<RefCell<State>>,
-    meter: &Meter,
+    meter: &Arc<Meter>,
 ) -> Result<(), Stop> {
+    // After each step the engine takes: a meter that tripped during it ends the run, even when
+    // the job caught the interrupt (see `meter`).
+    let checked = |r: Result<bool, Stop>| match meter.tripped() {
+        Some(_) => Err(Stop::Tripped),
+        None => r,
+    };
     let host = ctx.with(|ctx| {
         let fail = |e: JsError| classify(&ctx, e, meter, state);
-        let host = host_object(&ctx, job, state, job.limits.output).map_err(fail)?;
+        let host = host_object(&ctx, job, state, meter).map_err(fail)?;
         ctx.globals().set("__host", host).map_err(fail)?;
         let host: Object<'_> = ctx
             .eval_with_options(PRELUDE, script_options("prelude.js"))
@@ -215,21 +208,23 @@ fn drive(
         let loaded: Result<Value<'_>, _> =
             ctx.eval_with_options(job.code.as_str(), script_options("job.js"));
         loaded.map_err(fail)?;
+        checked(Ok(true))?;
         call::<()>(&host, "start", (job.input.as_str(), job.options.as_str())).map_err(fail)?;
+        checked(Ok(true))?;
         Ok(Persistent::save(&ctx, host))
     })?;
     loop {
         // Promise jobs run outside `with`: the runtime reports which context a throwing job
         // ran in, where `Ctx::execute_pending_job` would discard the exception.
         loop {
-            match rt.execute_pending_job() {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    return Err(e
-                        .0
-                        .with(|ctx| classify(&ctx, JsError::Exception, meter, state)));
-                }
+            let ran = match rt.execute_pending_job() {
+                Ok(ran) => Ok(ran),
+                Err(e) => Err(e
+                    .0
+                    .with(|ctx| classify(&ctx, JsError::Exception, meter, state))),
+            };
+            if !checked(ran)? {
+                break;
             }
         }
         let more = ctx.with(|ctx| {
@@ -239,8 +234,8 @@ fn drive(
                 return Ok(false);
             }
             call::<bool>(&host, "fireTimer", ()).map_err(fail)
-        })?;
-        if !more {
+        });
+        if !checked(more)? {
             return Ok(());
         }
     }
@@ -268,8 +263,9 @@ fn host_object<'js>(
     ctx: &Ctx<'js>,
     job: &JobRun,
     state: &Rc<RefCell<State>>,
-    output_limit: u64,
+    meter: &Arc<Meter>,
 ) -> rquickjs::Result<Object<'js>> {
+    let output_limit = job.limits.output;
     let host = Object::new(ctx.clone())?;
     host.set("timestamp", job.timestamp_ms as f64)?;
     let rng = RefCell::new(Xoshiro256::from_seed(job.seed));
@@ -317,15 +313,27 @@ fn host_object<'js>(
     )?;
     host.set("libm2", libm2)?;
 
-    let s = state.clone();
-    let log =
-        move |level: String, message: String| s.borrow_mut().log(level, message, output_limit);
+    // Once a meter has tripped, nothing the job reports counts.
+    let (s, m) = (state.clone(), meter.clone());
+    let log = move |level: String, message: String| {
+        if m.tripped().is_none() {
+            s.borrow_mut().log(level, message, output_limit);
+        }
+    };
     host.set("log", Function::new(ctx.clone(), log)?)?;
-    let s = state.clone();
-    let succeed = move |json: String| s.borrow_mut().succeed(json);
+    let (s, m) = (state.clone(), meter.clone());
+    let succeed = move |json: String| {
+        if m.tripped().is_none() {
+            s.borrow_mut().succeed(json);
+        }
+    };
     host.set("succeed", Function::new(ctx.clone(), succeed)?)?;
-    let s = state.clone();
-    let fail = move |kind: String, json: String| s.borrow_mut().fail(&kind, json);
+    let (s, m) = (state.clone(), meter.clone());
+    let fail = move |kind: String, json: String| {
+        if m.tripped().is_none() {
+            s.borrow_mut().fail(&kind, json);
+        }
+    };
     host.set("fail", Function::new(ctx.clone(), fail)?)?;
     Ok(host)
 }
@@ -356,7 +364,7 @@ fn limit_kind_of(message: &str) -> Option<ErrorKind> {
 }
 
 fn fuel_envelope(meter: &Meter, logs: Vec<LogEntry>) -> Envelope {
-    let msg = format!("the job used up its fuel ({} units)", meter.limit);
+    let msg = format!("the job used up its fuel ({} units)", meter.fuel_limit);
     Envelope::failure(ErrorKind::Fuel, msg, "", logs)
 }
 
@@ -370,14 +378,16 @@ fn classify(ctx: &Ctx<'_>, e: JsError, meter: &Meter, state: &Rc<RefCell<State>>
         // First callback wins, whatever happens after it.
         return Stop::Reported;
     }
-    if meter.timed_out.load(Ordering::Relaxed) {
-        return Stop::WallClock;
+    let kind = limit_kind_of(&message).unwrap_or(ErrorKind::Threw);
+    match meter.tripped() {
+        // The engine's own "out of memory" error keeps its stack; anything else after the
+        // memory meter tripped (the interrupt that follows it, an error the job threw instead)
+        // is decided by the meter.
+        Some(Trip::Memory) if kind == ErrorKind::Memory => {}
+        Some(_) => return Stop::Tripped,
+        None => {}
     }
     let logs = std::mem::take(&mut state.borrow_mut().logs);
-    if meter.exhausted.load(Ordering::Relaxed) {
-        return Stop::Envelope(fuel_envelope(meter, logs));
-    }
-    let kind = limit_kind_of(&message).unwrap_or(ErrorKind::Threw);
     Stop::Envelope(Envelope::failure(kind, message, job_frames(&stack), logs))
 }
 

@@ -14,14 +14,20 @@
 //! - **No locale, no GC observability**: no `Intl`; `WeakRef` and `FinalizationRegistry` are
 //!   removed. Only source text is accepted, never bytecode.
 //! - **Limits in deterministic units**: fuel counts QuickJS interrupt checks, memory counts the
-//!   engine's allocator bytes, stack bounds recursion, output bounds the canonical envelope.
-//!   Each has its error kind (`fuel`, `memory`, `stack`, `output-too-large`).
-//!
-//! Memory accounting uses the C allocator's usable sizes, so a job that ends within a few bytes
-//! of its memory limit may differ between C libraries (glibc vs musl); keep limits generous.
+//!   bytes the engine requests from its allocator (each rounded up to 8; QuickJS's small-object
+//!   arenas count whole), stack bounds recursion, output bounds the canonical envelope. Each has
+//!   its error kind (`fuel`, `memory`, `stack`, `output-too-large`).
+//! - **Meters are final**: once fuel or memory runs out, nothing the job does afterwards
+//!   counts, even where it catches the error (QuickJS turns its interrupt into an ordinary
+//!   rejection inside a promise executor, `Promise.try` or a thenable). The run stops at once;
+//!   the envelope is the meter's kind, with the logs from before it tripped. A callback made
+//!   before the meter tripped stands (first callback wins). Not yet covered: a stack overflow is
+//!   a catchable `RangeError`, as in every engine, and the depth at which it happens depends on
+//!   the build's native frames (see docs/security.md).
 //!
 //! A wall-clock cap protects the host and is never a job result: hitting it is
-//! [`RunnerError::WallClock`], and the agent gives up its claim instead of committing.
+//! [`RunnerError::WallClock`], even when the job catches it or called back earlier, and the
+//! agent gives up its claim instead of committing.
 //!
 //! # Isolation
 //! Each job gets a fresh runtime with no filesystem, network, process or environment access.
@@ -36,6 +42,7 @@
 //! Depends on `agency-primitives` only: it knows nothing of stores or chains.
 
 mod engine;
+mod meter;
 mod quickjs;
 mod rng;
 pub mod zygote;

@@ -194,3 +194,131 @@ async fn the_wall_clock_cap_is_an_infrastructure_error() {
         );
     }
 }
+
+/// Jobs that catch their own meter and call back with success. QuickJS makes even its
+/// uncatchable interrupt an ordinary rejection inside a promise executor, `Promise.try` and a
+/// thenable's `then`, and its "out of memory" error is catchable anywhere. The meter is final:
+/// each must end in the meter's kind, never the job's claimed result.
+const CATCHES_ITS_METER: &[(&str, &str, ErrorKind)] = &[
+    (
+        "fuel caught in a promise executor",
+        "window.jsJobRun = function (i, o, cb) {
+           new Promise(function () { for (;;) {} }).catch(function () { cb(null, 'computed'); });
+         };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "fuel caught around Promise.try",
+        "window.jsJobRun = function (i, o, cb) {
+           Promise.try(function () { for (;;) {} }).catch(function () { cb(null, 'computed'); });
+         };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "fuel caught in a thenable's then",
+        "window.jsJobRun = function (i, o, cb) {
+           Promise.resolve({ then: function () { for (;;) {} } })
+             .catch(function () { cb(null, 'computed'); });
+         };",
+        ErrorKind::Fuel,
+    ),
+    (
+        // The review's probe: with 1 unit of fuel, a loop that restarts itself from the
+        // rejection handler ran 1e8 iterations in 20,021 slices and then called back.
+        "a loop restarted from each rejection",
+        "window.jsJobRun = function (i, o, cb) {
+           var n = 0;
+           function slice() {
+             new Promise(function () { while (n < 1e8) n++; cb(null, n); })
+               .catch(function () { slice(); });
+           }
+           slice();
+         };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "fuel caught in a timer",
+        "window.jsJobRun = function (i, o, cb) {
+           setTimeout(function () {
+             new Promise(function () { for (;;) {} }).catch(function () { cb(null, 'late'); });
+           }, 10);
+         };",
+        ErrorKind::Fuel,
+    ),
+    (
+        "memory caught by try",
+        "window.jsJobRun = function (i, o, cb) {
+           var a = [];
+           try { for (;;) a.push(new Array(100000).fill(1.5)); }
+           catch (e) { a = null; cb(null, 'survived'); }
+         };",
+        ErrorKind::Memory,
+    ),
+    (
+        "memory caught as a rejection",
+        "window.jsJobRun = async function () {
+           var a = [];
+           try { await new Promise(function () { for (;;) a.push(new Float64Array(1 << 16)); }); }
+           catch (e) { a = null; return 'survived'; }
+         };",
+        ErrorKind::Memory,
+    ),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_cannot_catch_its_own_meter() {
+    let mut wrong = Vec::new();
+    for (exec_name, exec) in executors() {
+        for (name, code, kind) in CATCHES_ITS_METER {
+            let mut j = job(code);
+            if name.starts_with("a loop restarted") {
+                j.limits.fuel = 1;
+            }
+            let (env, text) = run(exec.as_ref(), j).await;
+            if env.outcome.as_ref().err().map(|e| e.kind) != Some(*kind) || !env.logs.is_empty() {
+                wrong.push(format!("{exec_name} {name}: want {kind:?}, got {text}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caught_wall_clock_cap_is_still_the_cap() {
+    // The live-market attack: agents whose cap tripped reported what the job did after catching
+    // it, and outvoted the agent that computed the answer. Past the cap there is no envelope.
+    let code = "window.jsJobRun = function (i, o, cb) {
+                  new Promise(function () { for (;;) {} })
+                    .catch(function (e) { cb(null, { interrupted: String(e) }); });
+                };";
+    for (exec_name, exec) in executors() {
+        let mut j = job(code);
+        j.limits.fuel = u64::MAX;
+        j.wall_clock = Duration::from_millis(500);
+        let err = exec.run(j).await.unwrap_err();
+        assert!(
+            matches!(err, RunnerError::WallClock { .. }),
+            "{exec_name}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_a_job_logs_after_its_meter_trips_is_dropped() {
+    // Logs before the trip are the job's; a handler that runs after it logs nothing.
+    let code = "window.jsJobRun = function () {
+                  console.log('before');
+                  new Promise(function () { for (;;) {} })
+                    .catch(function () { console.log('after'); });
+                };";
+    for (exec_name, exec) in executors() {
+        let (env, text) = run(exec.as_ref(), job(code)).await;
+        assert_eq!(
+            env.outcome.as_ref().unwrap_err().kind,
+            ErrorKind::Fuel,
+            "{exec_name}: {text}"
+        );
+        let lines: Vec<&str> = env.logs.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(lines, ["before"], "{exec_name}: {text}");
+    }
+}

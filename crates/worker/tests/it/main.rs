@@ -412,6 +412,62 @@ async fn a_run_past_the_wall_clock_cap_gives_the_claim_up_instead_of_committing(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_whose_cap_tripped_cannot_outvote_the_one_that_computed() {
+    // The attack from the hostile-jobs review: the job catches its own interrupt (QuickJS makes
+    // it a rejection inside a promise executor) and calls back with what it caught. Two agents
+    // with a short cap used to commit that, won the quorum, and the agent that computed the
+    // answer was slashed. Now a tripped cap is never a result: the capped agents give up, and
+    // nobody is slashed.
+    let code = "window.jsJobRun = function (input, options, cb) {
+                  new Promise(function (done) {
+                    var n = 0;
+                    for (var k = 0; k < 2e7; k++) n += k % 7;
+                    done(n);
+                  }).then(function (n) { cb(null, { n: n }); },
+                          function (e) { cb(null, { interrupted: String(e) }); });
+                };";
+    let m = Market::dev().await;
+    let spec = m.spec(code, "null").await;
+    let (envelope, _) = m.expected(&spec, code, "null").await;
+    assert!(
+        envelope.outcome.as_ref().unwrap().result.get("n").is_some(),
+        "{envelope:?}"
+    );
+    let honest = m.honest(1).await;
+    let mut capped = Vec::new();
+    for account in 2..=3 {
+        let mut config = m.config(account);
+        config.wall_clock = Duration::from_millis(100);
+        capped.push(m.honest_with(account, config, m.store.clone(), None).await);
+    }
+    let terms = m.post(&spec, 3).await;
+    for agent in &capped {
+        m.account_until(agent.agent(), WITHIN, |a| a.missed == 1)
+            .await;
+    }
+    let view = m.until(&terms, WITHIN, |v| v.committed == 1).await;
+    assert_eq!(
+        view.held, 1,
+        "only the agent that computed holds a slot: {view:?}"
+    );
+    // No quorum of commitments can form: past the deadline the job expires, and every agent
+    // keeps its stake.
+    m.warp(601).await;
+    let view = m.settled(&terms, WITHIN).await;
+    assert_eq!(view.status, JobStatus::Expired, "{view:?}");
+    for agent in capped.iter().chain([&honest]) {
+        assert_eq!(
+            m.balance(agent.agent()).await,
+            U256::from(STAKE),
+            "{view:?}"
+        );
+    }
+    let mut all = capped;
+    all.push(honest);
+    stop(all).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     let m = Market::dev().await;
     let store = Outage::new(m.store.clone());
