@@ -196,8 +196,106 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The least of each limit a job may ask for: below it the engine cannot even start (its
+    /// runtime takes about 200 KiB, a failure envelope a few hundred bytes), and QuickJS reads
+    /// a zero memory or stack limit as "no limit".
+    pub const MIN: Self = Self {
+        fuel: 1,
+        memory: 1 << 20,
+        stack: 64 << 10,
+        output: 1 << 10,
+    };
+
+    /// The most of each limit an agent accepts unless its operator says otherwise: about ten
+    /// minutes of fuel, 512 MiB of heap, 8 MiB of stack, a 16 MiB envelope.
+    pub const AGENT_MAX: Self = Self {
+        fuel: 10_000_000,
+        memory: 512 << 20,
+        stack: 8 << 20,
+        output: 16 << 20,
+    };
+
+    /// The stack no agent may grant, whatever its settings. The engine's thread is sized to the
+    /// job's stack limit; past 16 MiB rquickjs hands QuickJS no stack limit at all.
+    pub const STACK_CEILING: u64 = 16 << 20;
+
+    /// Checks every limit is at least [`Limits::MIN`] and at most `max`; the error names each
+    /// one that is not.
+    pub fn check_within(&self, max: &Self) -> Result<(), String> {
+        let fields = [
+            ("fuel", self.fuel, Self::MIN.fuel, max.fuel, "units"),
+            ("memory", self.memory, Self::MIN.memory, max.memory, "bytes"),
+            (
+                "stack",
+                self.stack,
+                Self::MIN.stack,
+                max.stack.min(Self::STACK_CEILING),
+                "bytes",
+            ),
+            ("output", self.output, Self::MIN.output, max.output, "bytes"),
+        ];
+        let wrong: Vec<String> = fields
+            .iter()
+            .filter_map(|&(name, v, lo, hi, unit)| {
+                if v < lo {
+                    Some(format!(
+                        "{name} {v} is below the least allowed, {lo} {unit}"
+                    ))
+                } else if v > hi {
+                    Some(format!(
+                        "{name} {v} is above the most accepted, {hi} {unit}"
+                    ))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn limits_are_checked_against_the_least_and_the_most() {
+        use super::Limits;
+        assert_eq!(Limits::default().check_within(&Limits::AGENT_MAX), Ok(()));
+        assert_eq!(Limits::MIN.check_within(&Limits::MIN), Ok(()));
+        // The review's limits: zero disables QuickJS's own limit, 1e8 of stack overflowed the
+        // native one, 2e9 of memory and output took the dev market to 1.95 GB.
+        let hostile = Limits {
+            fuel: 100_000,
+            memory: 0,
+            stack: 100_000_000,
+            output: 2_000_000_000,
+        };
+        let err = hostile.check_within(&Limits::AGENT_MAX).unwrap_err();
+        assert!(err.contains("memory 0 is below"), "{err}");
+        assert!(err.contains("stack 100000000 is above"), "{err}");
+        assert!(err.contains("output 2000000000 is above"), "{err}");
+        assert!(!err.contains("fuel"), "{err}");
+        let zero_stack = Limits {
+            stack: 0,
+            ..Limits::default()
+        };
+        assert!(zero_stack.check_within(&Limits::AGENT_MAX).is_err());
+        // No operator setting lifts the stack past the ceiling.
+        let max = Limits {
+            stack: u64::MAX,
+            ..Limits::AGENT_MAX
+        };
+        let deep = Limits {
+            stack: Limits::STACK_CEILING + 1,
+            ..Limits::default()
+        };
+        assert!(deep.check_within(&max).is_err());
+    }
+
     use super::*;
     use serde_json::json;
 

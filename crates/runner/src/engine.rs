@@ -3,7 +3,7 @@
 
 use std::{cell::RefCell, rc::Rc, sync::Arc, time::Instant};
 
-use agency_primitives::{Envelope, ErrorKind, LogEntry, Success};
+use agency_primitives::{Envelope, ErrorKind, Limits, LogEntry, Success};
 use rquickjs::{
     Context, Ctx, Error as JsError, Function, Object, Persistent, Runtime, Value,
     context::{EvalOptions, intrinsic},
@@ -106,8 +106,46 @@ enum Stop {
     Tripped,
 }
 
-/// Runs `job` to its envelope in a fresh QuickJS runtime on the calling thread.
+/// Native stack the engine's thread has beyond the job's stack limit. QuickJS checks the limit
+/// on entry to its functions; C code between two checks (parsers, regular expressions, the
+/// host functions) runs on this margin.
+const STACK_HEADROOM: u64 = 1 << 20;
+
+/// Refuses limits the engine cannot honour: below [`Limits::MIN`] (QuickJS reads a zero
+/// memory or stack limit as "none") or a stack past [`Limits::STACK_CEILING`]. How much an
+/// agent accepts is its operator's choice, checked before it claims.
+pub(crate) fn check_limits(job: &JobRun) -> Result<(), RunnerError> {
+    let engine_max = Limits {
+        fuel: u64::MAX,
+        memory: u64::MAX,
+        stack: Limits::STACK_CEILING,
+        output: u64::MAX,
+    };
+    job.limits
+        .check_within(&engine_max)
+        .map_err(RunnerError::Limits)
+}
+
+/// Runs `job` to its envelope in a fresh QuickJS runtime, on a thread of its own whose native
+/// stack is the job's stack limit plus headroom, so the engine's limit trips before the
+/// thread's stack can overflow.
 pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
+    check_limits(job)?;
+    let stack = usize::try_from(job.limits.stack + STACK_HEADROOM)
+        .map_err(|_| RunnerError::Limits(format!("stack {} is too large", job.limits.stack)))?;
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("job".into())
+            .stack_size(stack)
+            .spawn_scoped(scope, || run_here(job))
+            .map_err(|e| RunnerError::Engine(format!("starting the job's thread: {e}")))?
+            .join()
+            .map_err(|_| RunnerError::Engine("the job's thread panicked".into()))?
+    })
+}
+
+/// Runs `job` on the calling thread, which must have the native stack [`run_in_process`] gives.
+fn run_here(job: &JobRun) -> Result<Envelope, RunnerError> {
     let engine = |e: JsError| RunnerError::Engine(e.to_string());
     let meter = Meter::new(
         job.limits.fuel,

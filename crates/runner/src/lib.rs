@@ -122,6 +122,10 @@ pub enum RunnerError {
     /// The child process died without an envelope (killed by an rlimit, crashed).
     #[error("job process died without a result ({status}){stderr}")]
     Crashed { status: String, stderr: String },
+    /// The job's limits are outside what the engine can honour ([`Limits::MIN`],
+    /// [`Limits::STACK_CEILING`]): the same on every agent, so never worth a retry.
+    #[error("the job's limits cannot be run: {0}")]
+    Limits(String),
     /// The requested runtime is not available in this build.
     #[error(
         "runtime {0:?} is not available in this build (supported: quickjs, and browser with the `browser` feature)"

@@ -119,7 +119,10 @@ impl ChildPool {
 /// What the child writes to stdout.
 #[derive(Serialize, Deserialize)]
 enum ChildReply {
-    Envelope(Envelope),
+    /// The envelope's canonical text. As text, not nested in this reply, so the parent parses
+    /// it at the depth the engine itself parsed the job's result: whatever a child can
+    /// write, the parent can read.
+    Envelope(String),
     WallClock(Duration),
     Engine(String),
 }
@@ -163,6 +166,7 @@ impl QuickJsExecutor {
 #[async_trait]
 impl Executor for QuickJsExecutor {
     async fn run(&self, job: JobRun) -> Result<Envelope, RunnerError> {
+        crate::engine::check_limits(&job)?;
         match &self.pool {
             None => tokio::task::spawn_blocking(move || run_in_process(&job))
                 .await
@@ -208,7 +212,9 @@ async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, Runne
         }
     };
     match serde_json::from_slice::<ChildReply>(&stdout) {
-        Ok(ChildReply::Envelope(envelope)) => Ok(envelope),
+        Ok(ChildReply::Envelope(text)) => serde_json::from_str(&text).map_err(|e| {
+            RunnerError::Engine(format!("the job process wrote an unreadable envelope: {e}"))
+        }),
         Ok(ChildReply::WallClock(after)) => Err(RunnerError::WallClock { after }),
         Ok(ChildReply::Engine(e)) => Err(RunnerError::Engine(e)),
         Err(_) => {
@@ -258,7 +264,9 @@ fn serve_one() -> ExitCode {
         return child_failed(&format!("setting rlimits: {e}"));
     }
     let reply = match run_in_process(&job) {
-        Ok(envelope) => ChildReply::Envelope(envelope),
+        Ok(envelope) => ChildReply::Envelope(
+            String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"),
+        ),
         Err(RunnerError::WallClock { after }) => ChildReply::WallClock(after),
         Err(e) => ChildReply::Engine(e.to_string()),
     };

@@ -95,6 +95,7 @@ impl Driver {
             results: config.data_dir.join("results"),
             fetch_timeout: config.fetch_timeout,
             wall_clock: config.wall_clock,
+            max_limits: config.max_limits,
             metrics: metrics.clone(),
         };
         let now = Retry::STARTUP

@@ -48,6 +48,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agency_chain::{Agency, ChainError};
+use agency_primitives::Limits;
 use agency_runner::Executor;
 use agency_store::BlockStore;
 use alloy::primitives::{Address, U256};
@@ -90,6 +91,9 @@ pub struct WorkerConfig {
     /// in the clear when last: fewer transactions and less gas, for work lost when another
     /// agent claims first. Suits short jobs.
     pub run_first: bool,
+    /// The most of each limit this agent accepts: a job asking for more is passed over before
+    /// it is claimed, at no cost to the agent.
+    pub max_limits: Limits,
 }
 
 impl Default for WorkerConfig {
@@ -108,6 +112,7 @@ impl Default for WorkerConfig {
             margin: 5,
             grace: Duration::from_secs(30),
             run_first: false,
+            max_limits: Limits::AGENT_MAX,
         }
     }
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agency_primitives::{Block, CODEC_RAW, Cid, Envelope, ErrorKind, JobSpec, Runtime, raw_cid};
+use agency_primitives::{
+    Block, CODEC_RAW, Cid, Envelope, ErrorKind, JobSpec, Limits, Runtime, raw_cid,
+};
 use agency_runner::{Executor, JobRun};
 use agency_store::{BlockStore, StoreError};
 use alloy::primitives::B256;
@@ -31,6 +33,8 @@ pub(crate) struct Work {
     pub(crate) fetch_timeout: Duration,
     /// The per-job wall-clock cap.
     pub(crate) wall_clock: Duration,
+    /// The most of each limit this agent accepts.
+    pub(crate) max_limits: Limits,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -44,6 +48,10 @@ impl Work {
             .await
             .map_err(|e| format!("spec {cid}: {e}"))?;
         let parsed = JobSpec::from_bytes(block.data()).map_err(|e| format!("spec {cid}: {e}"))?;
+        parsed
+            .limits
+            .check_within(&self.max_limits)
+            .map_err(|e| format!("spec {cid}: limits this agent does not accept: {e}"))?;
         if self.executor(parsed.runtime).is_none() {
             return Err(format!(
                 "runtime \"{}\" is not one this agent runs ({})",

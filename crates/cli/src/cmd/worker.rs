@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agency_primitives::Runtime;
+use agency_primitives::{Limits, Runtime};
 use agency_worker::{Deps, Metrics, Worker, WorkerConfig};
 use alloy::primitives::U256;
 use anyhow::{Context, Result};
@@ -89,6 +89,22 @@ pub(crate) struct WorkerArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     wall_clock: u64,
 
+    /// The most fuel a job may ask for; jobs asking for more are passed over before claiming.
+    #[arg(long, default_value_t = Limits::AGENT_MAX.fuel, value_name = "N")]
+    max_fuel: u64,
+
+    /// The most heap a job may ask for, in bytes; jobs asking for more are passed over.
+    #[arg(long, default_value_t = Limits::AGENT_MAX.memory, value_name = "BYTES")]
+    max_memory: u64,
+
+    /// The most native stack a job may ask for, in bytes (at most 16 MiB whatever is set).
+    #[arg(long, default_value_t = Limits::AGENT_MAX.stack, value_name = "BYTES")]
+    max_stack: u64,
+
+    /// The largest envelope a job may ask for, in bytes; jobs asking for more are passed over.
+    #[arg(long, default_value_t = Limits::AGENT_MAX.output, value_name = "BYTES")]
+    max_output: u64,
+
     /// Seconds a graceful stop waits for in-flight commits and reveals.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     grace: u64,
@@ -141,6 +157,12 @@ pub(crate) async fn run(
         wall_clock: Duration::from_secs(args.wall_clock),
         grace: Duration::from_secs(args.grace),
         run_first: args.run_first,
+        max_limits: Limits {
+            fuel: args.max_fuel,
+            memory: args.max_memory,
+            stack: args.max_stack,
+            output: args.max_output,
+        },
         ..WorkerConfig::default()
     };
     let to_close = executors.clone();

@@ -470,6 +470,20 @@ fn bad_input_fails_fast_with_a_clear_message_and_exit_2() {
             vec!["job", "post", &code, &input, "--runtime", "node"],
             "unknown runtime",
         ),
+        // Limits no agent accepts by default (0 would mean "no limit" to QuickJS): refused
+        // before anything is paid, not left unclaimed until the deadline.
+        (
+            vec!["job", "post", &code, &input, "--memory", "0"],
+            "memory 0 is below the least allowed",
+        ),
+        (
+            vec!["job", "post", &code, &input, "--stack", "100000000"],
+            "stack 100000000 is above the most accepted",
+        ),
+        (
+            vec!["job", "post", &code, &input, "--output-limit", "2000000000"],
+            "output 2000000000 is above the most accepted",
+        ),
         (vec!["account", "deposit", "lots"], "unknown unit \"lots\""),
         (vec!["account", "deposit", "1.2.3eth"], "is not an amount"),
         (

@@ -97,6 +97,10 @@ fn bad_input_exits_2_or_is_a_bad_input_envelope() {
             "runtime \"wasm\" is not available",
         ),
         (
+            vec!["run", &fixture("return-input"), "--stack", "0"],
+            "stack 0 is below the least allowed",
+        ),
+        (
             vec![
                 "run",
                 &fixture("return-input"),

@@ -322,3 +322,78 @@ async fn what_a_job_logs_after_its_meter_trips_is_dropped() {
         assert_eq!(lines, ["before"], "{exec_name}: {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_the_engine_cannot_honour_are_refused() {
+    // QuickJS reads a zero memory or stack limit as "no limit".
+    let bad = [
+        Limits {
+            memory: 0,
+            ..Limits::default()
+        },
+        Limits {
+            stack: 0,
+            ..Limits::default()
+        },
+        Limits {
+            stack: Limits::STACK_CEILING + 1,
+            ..Limits::default()
+        },
+        Limits {
+            stack: 100_000_000,
+            ..Limits::default()
+        },
+    ];
+    for (exec_name, exec) in executors() {
+        for limits in bad {
+            let mut j = job("window.jsJobRun = function (i, o, cb) { cb(null, 1); };");
+            j.limits = limits;
+            let err = exec.run(j).await.unwrap_err();
+            assert!(
+                matches!(err, RunnerError::Limits(_)) && !err.is_retryable(),
+                "{exec_name} {limits:?}: {err:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_stack_limit_ends_in_the_stack_kind_not_a_native_overflow() {
+    // 8,375,000 (just under the main thread's 8 MiB) crashed the job process at random with
+    // "fatal runtime error: stack overflow": the engine's limit was past the thread's own
+    // stack. The engine's thread is now sized to the limit, up to the ceiling (1e8, which
+    // rquickjs turned into "no limit", is refused above).
+    let code = "function r(n) { return r(n + 1) + 1; } window.jsJobRun = function () { r(0); };";
+    for (exec_name, exec) in executors() {
+        for stack in [8_375_000, Limits::STACK_CEILING] {
+            let mut j = job(code);
+            j.limits.stack = stack;
+            j.limits.memory = 1 << 30;
+            j.limits.fuel = u64::MAX;
+            let (env, text) = run(exec.as_ref(), j).await;
+            assert_eq!(
+                env.outcome.as_ref().err().map(|e| e.kind),
+                Some(ErrorKind::Stack),
+                "{exec_name} stack {stack}: {text:.300}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_parent_reads_any_envelope_the_child_writes() {
+    // A result nested 126 deep: the child serialized it, the parent's JSON reader stopped at
+    // 128 levels, and every agent retried and gave the job up. Now both executors agree, at
+    // the depth the engine accepts and past it.
+    for depth in [126, 127, 200] {
+        let code = format!(
+            "window.jsJobRun = function (i, o, cb) {{ var v = 0; for (var k = 0; k < {depth}; k++) v = [v]; cb(null, v); }};"
+        );
+        let mut texts = Vec::new();
+        for (exec_name, exec) in executors() {
+            let (_, text) = run(exec.as_ref(), job(&code)).await;
+            texts.push((exec_name, text));
+        }
+        assert_eq!(texts[0].1, texts[1].1, "depth {depth}: {texts:?}");
+    }
+}

@@ -468,6 +468,35 @@ async fn agents_whose_cap_tripped_cannot_outvote_the_one_that_computed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_past_the_agents_bounds_are_passed_over_before_claiming() {
+    // A requester asks for 2e9 bytes of heap and of output (the review took `agency dev` to
+    // 1.95 GB that way). The agent passes the job over without claiming it, so it costs the
+    // agent neither gas nor reputation, and takes the next job as usual.
+    let m = Market::dev().await;
+    let agent = m.honest(1).await;
+    let me = agent.agent();
+    let mut greedy = m.spec(CODE, INPUT).await;
+    greedy.limits.memory = 2_000_000_000;
+    greedy.limits.output = 2_000_000_000;
+    m.stack.put_spec(&greedy).await.unwrap();
+    let greedy = m.post(&greedy, 1).await;
+    let fine = m.post(&m.spec(CODE, INPUT).await, 1).await;
+    let view = m.settled(&fine, WITHIN).await;
+    assert_eq!(view.status, ACCEPTED, "{view:?}");
+    let view = m.job(&greedy).await;
+    assert_eq!((view.status, view.held), (JobStatus::Open, 0), "{view:?}");
+    let account = m.requester.account(me).await.unwrap();
+    assert_eq!((account.accepted, account.missed), (1, 0), "{account:?}");
+    let calls: Vec<String> = m.calls_from(me).await.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        calls,
+        ["deposit", "claim", "submit"],
+        "nothing sent about the greedy job"
+    );
+    stop(vec![agent]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     let m = Market::dev().await;
     let store = Outage::new(m.store.clone());

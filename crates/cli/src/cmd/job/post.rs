@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use agency_chain::TermsBuilder;
 use agency_chain::protocol::{MAX_DURATION, MAX_REPLICAS, MIN_WINDOW};
-use agency_primitives::{Cid, JobSpec, Runtime, parse_cid, parse_hex32};
+use agency_primitives::{Cid, JobSpec, Limits, Runtime, parse_cid, parse_hex32};
 use agency_store::{BlockStore, ImportOptions, import_file};
 use alloy::primitives::{Address, B256, U256};
 use anyhow::{Context, Result, bail};
@@ -176,6 +176,12 @@ pub(super) async fn post(args: PostArgs, g: &GlobalOpts, out: Output) -> Result<
     terms(Address::ZERO, B256::repeat_byte(1))
         .check()
         .map_err(|e| anyhow::anyhow!("--{} {e}", e.field()))?;
+    // Before anything is paid: limits no agent with default settings accepts would leave the
+    // job unclaimed until it expires.
+    args.limits
+        .limits()
+        .check_within(&Limits::AGENT_MAX)
+        .map_err(|e| anyhow::anyhow!("the job's limits: {e}, by agents' defaults"))?;
 
     let conn = connect(&g.chain, Signer::OrDev, false).await?;
     conn.announce(out);
