@@ -1,7 +1,12 @@
-//! The QuickJS engine: one job in a fresh runtime, in the calling thread (`run_in_process`), and
-//! the envelope assembled from its outcome. Executors ([`crate::QuickJsExecutor`]) call it.
+//! The QuickJS engine: one job in a fresh runtime, on an engine thread (`run_in_process`) or a
+//! job process's main thread, and the envelope assembled from its outcome. Executors ([`crate::QuickJsExecutor`]) call it.
 
-use std::{cell::RefCell, rc::Rc, sync::Arc, time::Instant};
+use std::{
+    cell::RefCell,
+    rc::Rc,
+    sync::{Arc, mpsc},
+    time::Instant,
+};
 
 use agency_primitives::{Envelope, ErrorKind, Limits, LogEntry, Success};
 use rquickjs::{
@@ -109,7 +114,7 @@ enum Stop {
 /// Native stack the engine's thread has beyond the job's stack limit. QuickJS checks the limit
 /// on entry to its functions; C code between two checks (parsers, regular expressions, the
 /// host functions) runs on this margin.
-const STACK_HEADROOM: u64 = 1 << 20;
+pub(crate) const STACK_HEADROOM: u64 = 1 << 20;
 
 /// Refuses limits the engine cannot honour: below [`Limits::MIN`] (QuickJS reads a zero
 /// memory or stack limit as "none") or a stack past [`Limits::STACK_CEILING`]. How much an
@@ -126,25 +131,72 @@ pub(crate) fn check_limits(job: &JobRun) -> Result<(), RunnerError> {
         .map_err(RunnerError::Limits)
 }
 
-/// Runs `job` to its envelope in a fresh QuickJS runtime, on a thread of its own whose native
-/// stack is the job's stack limit plus headroom, so the engine's limit trips before the
-/// thread's stack can overflow.
-pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
-    check_limits(job)?;
-    let stack = usize::try_from(job.limits.stack + STACK_HEADROOM)
-        .map_err(|_| RunnerError::Limits(format!("stack {} is too large", job.limits.stack)))?;
-    std::thread::scope(|scope| {
+/// Native stack the engine's threads have: enough for the largest stack limit a job may have.
+/// Only the pages a job touches are ever mapped in.
+pub(crate) const ENGINE_STACK: u64 = Limits::STACK_CEILING + STACK_HEADROOM;
+
+/// A thread with [`ENGINE_STACK`] of native stack that runs jobs sent to it, one at a time.
+struct EngineThread {
+    jobs: mpsc::Sender<(JobRun, mpsc::SyncSender<Result<Envelope, RunnerError>>)>,
+}
+
+thread_local! {
+    /// The engine thread of each calling thread (tokio's blocking threads, say): started on the
+    /// first job and kept, so a job does not pay for a thread (and a fresh malloc arena). It
+    /// ends when its caller does.
+    static ENGINE: RefCell<Option<EngineThread>> = const { RefCell::new(None) };
+}
+
+impl EngineThread {
+    fn start() -> Result<Self, RunnerError> {
+        let (jobs, queue) =
+            mpsc::channel::<(JobRun, mpsc::SyncSender<Result<Envelope, RunnerError>>)>();
         std::thread::Builder::new()
             .name("job".into())
-            .stack_size(stack)
-            .spawn_scoped(scope, || run_here(job))
-            .map_err(|e| RunnerError::Engine(format!("starting the job's thread: {e}")))?
-            .join()
-            .map_err(|_| RunnerError::Engine("the job's thread panicked".into()))?
+            .stack_size(ENGINE_STACK as usize)
+            .spawn(move || {
+                for (job, reply) in queue {
+                    let _ = reply.send(run_here(&job));
+                }
+            })
+            .map_err(|e| RunnerError::Engine(format!("starting the job thread: {e}")))?;
+        Ok(Self { jobs })
+    }
+}
+
+/// Runs `job` to its envelope in a fresh QuickJS runtime, on an engine thread whose native
+/// stack holds the largest stack limit plus headroom, so the engine's limit always trips
+/// before the thread's stack could overflow.
+pub fn run_in_process(job: &JobRun) -> Result<Envelope, RunnerError> {
+    check_limits(job)?;
+    ENGINE.with(|engine| {
+        let mut engine = engine.borrow_mut();
+        if engine.is_none() {
+            *engine = Some(EngineThread::start()?);
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sent = engine
+            .as_ref()
+            .is_some_and(|e| e.jobs.send((job.clone(), reply)).is_ok());
+        let result = if sent { answer.recv().ok() } else { None };
+        result.unwrap_or_else(|| {
+            // The thread died (a panic in the engine): the next job starts a new one.
+            *engine = None;
+            Err(RunnerError::Engine("the job thread died".into()))
+        })
     })
 }
 
-/// Runs `job` on the calling thread, which must have the native stack [`run_in_process`] gives.
+/// Runs `job` on the main thread of a job process, whose stack limit the caller has raised to
+/// the job's stack limit plus headroom (the main thread's stack grows up to the limit in force
+/// when it grows).
+pub(crate) fn run_on_main_thread(job: &JobRun) -> Result<Envelope, RunnerError> {
+    check_limits(job)?;
+    run_here(job)
+}
+
+/// Runs `job` on the calling thread, which must have the job's stack limit plus
+/// [`STACK_HEADROOM`] of native stack left.
 fn run_here(job: &JobRun) -> Result<Envelope, RunnerError> {
     let engine = |e: JsError| RunnerError::Engine(e.to_string());
     let meter = Meter::new(

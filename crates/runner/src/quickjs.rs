@@ -263,7 +263,7 @@ fn serve_one() -> ExitCode {
     if let Err(e) = limit_self(&job) {
         return child_failed(&format!("setting rlimits: {e}"));
     }
-    let reply = match run_in_process(&job) {
+    let reply = match crate::engine::run_on_main_thread(&job) {
         Ok(envelope) => ChildReply::Envelope(
             String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"),
         ),
@@ -303,6 +303,25 @@ fn limit_self(job: &JobRun) -> std::io::Result<()> {
         Rlimit {
             current: Some(cpu),
             maximum: Some(cpu + 1),
+        },
+    )?;
+    // The job runs on this process's main thread, whose stack grows up to the limit in force
+    // when it grows: room for the job's stack limit, the frames below it and the headroom.
+    let stack = rustix::process::getrlimit(Resource::Stack);
+    let need = job
+        .limits
+        .stack
+        .saturating_add(2 * crate::engine::STACK_HEADROOM);
+    if stack.maximum.is_some_and(|hard| hard < need) {
+        return Err(std::io::Error::other(format!(
+            "the job's stack limit needs {need} bytes of stack, the hard limit is lower"
+        )));
+    }
+    setrlimit(
+        Resource::Stack,
+        Rlimit {
+            current: Some(need.max(stack.current.unwrap_or(0))),
+            maximum: stack.maximum,
         },
     )?;
     setrlimit(Resource::Core, cap(0))?;

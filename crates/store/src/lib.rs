@@ -37,5 +37,5 @@ pub use fs::FsStore;
 pub use kubo::KuboStore;
 pub use unixfs::{
     DEFAULT_CHUNK_SIZE, DagWalker, FileBuilder, ImportOptions, ImportSummary, MAX_CHUNK_SIZE,
-    MAX_LINKS, cat, import, import_file, make_leaf,
+    MAX_LINKS, cat, file_size, import, import_file, make_leaf,
 };

@@ -59,6 +59,20 @@ impl Work {
                 self.runtimes()
             ));
         }
+        // The code and input must be there, and not too large, before anything is claimed:
+        // one block each (the root states the file's size; `cat` checks it against the bytes).
+        for (what, cid) in [("code", parsed.code), ("input", parsed.input)] {
+            let size = fetch(deadline, || {
+                agency_store::file_size(self.store.as_ref(), cid)
+            })
+            .await
+            .map_err(|e| format!("{what} {cid}: {e}"))?;
+            if size > MAX_CONTENT as u64 {
+                return Err(format!(
+                    "{what} {cid} is {size} bytes, more than the {MAX_CONTENT} an agent fetches"
+                ));
+            }
+        }
         self.metrics.observe("check", start.elapsed().as_secs_f64());
         Ok(parsed)
     }

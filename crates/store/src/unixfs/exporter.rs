@@ -42,6 +42,15 @@ pub fn cat(
     })
 }
 
+/// The size of the UnixFS file (or raw block) at `root`, as its root block states it: one
+/// block read, so an agent can refuse a file too large before fetching it. [`cat`] checks the
+/// statement against the bytes.
+pub async fn file_size(store: &dyn BlockStore, root: Cid) -> Result<u64, StoreError> {
+    let block = store.get(&root).await?;
+    let (data, children) = file_piece(&block)?;
+    Ok(data.len() as u64 + children.iter().map(|c| c.1).sum::<u64>())
+}
+
 /// Splits a file block into its own bytes and its children with their file sizes.
 fn file_piece(block: &Block) -> Result<(Bytes, Vec<(Cid, u64)>), StoreError> {
     let cid = *block.cid();

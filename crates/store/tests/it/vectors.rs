@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use agency_store::{BlockStore, ImportOptions, MemStore, cat, import, import_file};
+use agency_store::{BlockStore, ImportOptions, MemStore, cat, file_size, import, import_file};
 use futures::TryStreamExt;
 
 use crate::support::vectors;
@@ -49,6 +49,9 @@ async fn every_vector_matches_kubo() {
             let back: Vec<bytes::Bytes> =
                 cat(store.clone(), stored.root).try_collect().await.unwrap();
             assert_eq!(back.concat(), data, "{} round trip", v.file);
+            // The root block states the file's size, one block read.
+            let size = file_size(store.as_ref(), stored.root).await.unwrap();
+            assert_eq!(size, v.bytes, "{} size from its root", v.file);
         }
     }
 }

@@ -364,15 +364,81 @@ async fn killed_before_reveal_it_reveals_with_the_saved_salt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn content_missing_past_the_timeout_gives_the_claim_up_cleanly() {
+async fn content_missing_or_too_large_is_passed_over_before_claiming() {
+    // The input is not in the agent's store, or states a size past what an agent fetches: the
+    // agent passes the job over before claiming it, at no cost to its record. (Both used to be
+    // claimed, retried and released, with a `missed` on every honest agent.)
     let m = Market::dev().await;
     let store = Outage::new(m.store.clone());
-    let spec = m.spec(CODE, INPUT).await;
-    store.blocked.lock().unwrap().insert(spec.input);
+    let missing = m.spec(CODE, r#"{"a": 2, "b": 4}"#).await;
+    store.blocked.lock().unwrap().insert(missing.input);
+    let mut huge = m.spec(CODE, INPUT).await;
+    // A root that states 65 MiB: its children are never fetched.
+    huge.input = stated_size_root(&m, 65 << 20).await;
+    m.stack.put_spec(&huge).await.unwrap();
+    let mut config = m.config(1);
+    config.concurrency = 1; // one job at a time: when the last is done, so are the others
+    let agent = m.honest_with(1, config, store.clone(), None).await;
+    let me = agent.agent();
+    let missing = m.post(&missing, 1).await;
+    let huge = m.post(&huge, 1).await;
+    let fine = m.post(&m.spec(CODE, INPUT).await, 1).await;
+    m.settled(&fine, WITHIN).await;
+    for terms in [&missing, &huge] {
+        let view = m.job(terms).await;
+        assert_eq!((view.status, view.held), (JobStatus::Open, 0), "{view:?}");
+    }
+    let account = m.requester.account(me).await.unwrap();
+    assert_eq!((account.accepted, account.missed), (1, 0), "{account:?}");
+    stop(vec![agent]).await;
+}
+
+/// A spec of the honest job whose input is a file of two chunks, and the CID of its second
+/// block: with that block gone, the agent finds the input's root when it checks the job and
+/// misses the rest only once it has claimed.
+async fn two_chunk_input(m: &Market) -> (agency_primitives::JobSpec, agency_primitives::Cid) {
+    let padded = format!(
+        r#"{{"a": 2, "b": 3, "pad": "{}"}}"#,
+        "x".repeat(agency_store::DEFAULT_CHUNK_SIZE)
+    );
+    let spec = m.spec(CODE, &padded).await;
+    let mut walk = agency_store::DagWalker::new(m.store.clone(), spec.input);
+    let _root = walk.next_block().await.unwrap().unwrap();
+    let leaf = walk
+        .next_block()
+        .await
+        .unwrap()
+        .expect("a file of two chunks");
+    (spec, *leaf.cid())
+}
+
+/// A UnixFS file root that says it holds `size` bytes in two children that are not stored.
+async fn stated_size_root(m: &Market, size: u64) -> agency_primitives::Cid {
+    use agency_store::FileBuilder;
+    let mut out = Vec::new();
+    let mut builder = FileBuilder::new(agency_store::ImportOptions::default());
+    for (bytes, len) in [(b"x", size / 2), (b"y", size - size / 2)] {
+        let leaf = agency_primitives::Block::new(agency_primitives::CODEC_RAW, bytes.to_vec());
+        builder.push_leaf(leaf, len, &mut out);
+    }
+    let summary = builder.finish(&mut out);
+    let root = out.pop().expect("the root is the last block");
+    assert_eq!(*root.cid(), summary.root);
+    m.store.put(root).await.unwrap();
+    summary.root
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_that_goes_missing_after_the_claim_gives_the_claim_up_cleanly() {
+    // The input's root is there when the agent checks, one of its blocks is not: claimed,
+    // then released once it stays missing.
+    let m = Market::dev().await;
+    let store = Outage::new(m.store.clone());
+    let (spec, leaf) = two_chunk_input(&m).await;
+    store.blocked.lock().unwrap().insert(leaf);
     let agent = m.honest_with(1, m.config(1), store.clone(), None).await;
     let me = agent.agent();
     let terms = m.post(&spec, 1).await;
-    // Claimed (the spec was there), then released once the input stayed missing.
     m.account_until(me, WITHIN, |a| a.missed == 1).await;
     let view = m.job(&terms).await;
     assert_eq!(view.status, JobStatus::Open, "open again for another agent");
@@ -500,13 +566,13 @@ async fn limits_past_the_agents_bounds_are_passed_over_before_claiming() {
 async fn a_store_outage_mid_job_is_retried_within_the_deadline() {
     let m = Market::dev().await;
     let store = Outage::new(m.store.clone());
-    let spec = m.spec(CODE, INPUT).await;
-    store.blocked.lock().unwrap().insert(spec.input);
+    let (spec, leaf) = two_chunk_input(&m).await;
+    store.blocked.lock().unwrap().insert(leaf);
     let agent = m.honest_with(1, m.config(1), store.clone(), None).await;
     let terms = m.post(&spec, 1).await;
     m.until(&terms, WITHIN, |v| v.slots[0].phase == SlotPhase::Claimed)
         .await;
-    // Claimed; the input is missing, then the whole store is down, then it all comes back.
+    // Claimed; part of the input is missing, then the whole store is down, then it all comes back.
     tokio::time::sleep(Duration::from_millis(300)).await;
     store.down.store(true, Ordering::Relaxed);
     store.blocked.lock().unwrap().clear();
