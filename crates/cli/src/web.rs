@@ -26,6 +26,16 @@ pub(crate) fn config(agency: Address, chain_id: u64, dev_accounts: Value) -> Val
     })
 }
 
+/// The page's Content-Security-Policy. Scripts only from this origin; `'unsafe-eval'` because
+/// the browser agent's Web Worker (a `blob:` worker, which inherits this policy) evaluates
+/// the job's code; inline styles and `data:` images for HTML results, which the result frame
+/// inherits this policy into and narrows further (`web/src/main.ts`); no plugins, no
+/// `<base>`, and no framing by any other page (clickjacking).
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' data: blob:; \
+    font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// The dapp's routes. `config` ([`config`]) is served at `/api/config`. `chain` answers
 /// `/rpc`, `store` serves `/api/v0/*` and `/ipfs/*`.
 pub(crate) fn router(config: Value, chain: Router, store: Router) -> Router {
@@ -35,6 +45,9 @@ pub(crate) fn router(config: Value, chain: Router, store: Router) -> Router {
                 [
                     (header::CONTENT_TYPE, mime),
                     (header::CACHE_CONTROL, "no-cache"),
+                    (header::CONTENT_SECURITY_POLICY, CSP),
+                    (header::X_FRAME_OPTIONS, "DENY"),
+                    (header::REFERRER_POLICY, "no-referrer"),
                 ],
                 body,
             )

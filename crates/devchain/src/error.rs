@@ -89,6 +89,8 @@ impl RpcError {
     pub const SERVER: i64 = -32000;
     /// The standard code of a reverted call, with the revert data in `data`.
     pub const REVERTED: i64 = 3;
+    /// EIP-1474's "limit exceeded": too many filters or subscriptions.
+    pub const LIMIT: i64 = -32005;
 
     pub fn new(code: i64, message: impl Into<String>) -> Self {
         Self {

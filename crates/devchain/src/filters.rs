@@ -11,6 +11,11 @@ use crate::chain::{Chain, MinedBlock};
 
 /// A filter nobody polled for this long is dropped (geth's rule).
 pub(crate) const FILTER_TTL: Duration = Duration::from_secs(300);
+/// Filters installed at once, all clients together (a few kilobytes each); past it
+/// `eth_newFilter` is refused until some expire or are uninstalled.
+pub const MAX_FILTERS: usize = 10_000;
+/// How often the expired filters are swept (a sweep visits every filter).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
@@ -30,6 +35,7 @@ struct Installed {
 pub(crate) struct Filters {
     installed: HashMap<U256, Installed>,
     next_id: u64,
+    swept: Option<Instant>,
 }
 
 /// What a poll returns.
@@ -40,8 +46,12 @@ pub(crate) enum Changes {
 }
 
 impl Filters {
-    pub(crate) fn install(&mut self, kind: Kind, next_block: u64) -> U256 {
+    /// A new filter's id; `None` when [`MAX_FILTERS`] are installed.
+    pub(crate) fn install(&mut self, kind: Kind, next_block: u64) -> Option<U256> {
         self.expire();
+        if self.installed.len() >= MAX_FILTERS {
+            return None;
+        }
         self.next_id += 1;
         let id = U256::from(self.next_id);
         self.installed.insert(
@@ -52,7 +62,7 @@ impl Filters {
                 last_poll: Instant::now(),
             },
         );
-        id
+        Some(id)
     }
 
     pub(crate) fn uninstall(&mut self, id: U256) -> bool {
@@ -62,6 +72,10 @@ impl Filters {
     /// What happened since the last poll; `None` for an unknown (or expired) filter.
     pub(crate) fn poll(&mut self, id: U256, chain: &Chain) -> Option<Changes> {
         self.expire();
+        if self.installed.get(&id)?.last_poll.elapsed() >= FILTER_TTL {
+            self.installed.remove(&id);
+            return None;
+        }
         let filter = self.installed.get_mut(&id)?;
         filter.last_poll = Instant::now();
         let from = filter.next_block;
@@ -90,9 +104,16 @@ impl Filters {
         }
     }
 
+    /// Drops the expired filters, visiting them at most once per [`SWEEP_EVERY`] (or when the
+    /// table is full), so installing is not a scan of every filter. A poll checks its own
+    /// filter's age.
     fn expire(&mut self) {
-        self.installed
-            .retain(|_, filter| filter.last_poll.elapsed() < FILTER_TTL);
+        let due = self.swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+        if due || self.installed.len() >= MAX_FILTERS {
+            self.installed
+                .retain(|_, filter| filter.last_poll.elapsed() < FILTER_TTL);
+            self.swept = Some(Instant::now());
+        }
     }
 }
 

@@ -34,6 +34,7 @@ use crate::journal::{BlockRecord, Journal};
 
 pub use config::{DEV_MNEMONIC, DevConfig};
 pub use error::{OpenError, RpcError, TxError};
+pub use filters::MAX_FILTERS;
 pub use rpc::{MAX_BATCH, MAX_BODY};
 pub use transport::InProcess;
 

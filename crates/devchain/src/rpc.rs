@@ -36,6 +36,17 @@ const CLIENT_VERSION: &str = concat!("agency-devchain/v", env!("CARGO_PKG_VERSIO
 
 type RpcResult = Result<Value, RpcError>;
 
+fn too_many_filters() -> RpcError {
+    RpcError::new(
+        RpcError::LIMIT,
+        format!(
+            "too many filters: {} are installed (eth_uninstallFilter the ones you are done \
+             with; unpolled filters expire after 5 minutes)",
+            filters::MAX_FILTERS
+        ),
+    )
+}
+
 impl DevChain {
     /// Answers a JSON-RPC request body (one request or a batch). `None` when there is nothing
     /// to answer (only notifications).
@@ -175,6 +186,8 @@ impl DevChain {
                         "state overrides are not supported",
                     ));
                 }
+                // At most the block gas limit (a larger one is refused): the bound on the EVM
+                // time one call takes.
                 let gas = request.gas.unwrap_or(chain.gas_limit);
                 match run_call(chain, &request, gas)? {
                     ExecutionResult::Success { output, .. } => ok(output.into_data()),
@@ -257,9 +270,16 @@ impl DevChain {
                     _ => chain.height() + 1,
                 };
                 let mut filters = self.filters();
-                ok(filters.install(Kind::Logs(Box::new(filter)), start))
+                filters
+                    .install(Kind::Logs(Box::new(filter)), start)
+                    .map(|id| json!(id))
+                    .ok_or_else(too_many_filters)
             }
-            "eth_newBlockFilter" => ok(self.filters().install(Kind::Blocks, chain.height() + 1)),
+            "eth_newBlockFilter" => self
+                .filters()
+                .install(Kind::Blocks, chain.height() + 1)
+                .map(|id| json!(id))
+                .ok_or_else(too_many_filters),
             "eth_getFilterChanges" => {
                 let id: U256 = params.req(0, "filter id")?;
                 match self.filters().poll(id, chain) {

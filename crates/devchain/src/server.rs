@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::{SinkExt, StreamExt};
@@ -23,7 +23,9 @@ use crate::rpc::{MAX_BODY, failure, rpc_header, success};
 use crate::{BlockEvent, DevChain, filters};
 
 /// The router: POST `/` answers JSON-RPC, GET `/` upgrades to a WebSocket. Bodies over
-/// [`MAX_BODY`] get 413.
+/// [`MAX_BODY`] get 413; a POST must say `Content-Type: application/json` (415 otherwise, as
+/// geth answers), which a web page on another site can only send after a CORS preflight this
+/// server does not grant.
 pub fn router(chain: DevChain) -> Router {
     Router::new()
         .route("/", post(http).get(upgrade))
@@ -36,10 +38,37 @@ pub async fn serve(chain: DevChain, listener: tokio::net::TcpListener) -> std::i
     axum::serve(listener, router(chain)).await
 }
 
-async fn http(State(chain): State<DevChain>, body: Bytes) -> Response {
-    match chain.handle(&body) {
-        Some(answer) => ([(header::CONTENT_TYPE, "application/json")], answer).into_response(),
-        None => StatusCode::NO_CONTENT.into_response(),
+/// Refuses a JSON-RPC POST that is not `application/json`: `text/plain`, forms and bodies
+/// without a type are what a cross-site page may send without asking.
+pub fn json_content(headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid content type, only application/json is supported\n",
+        ))
+    }
+}
+
+async fn http(State(chain): State<DevChain>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refusal) = json_content(&headers) {
+        return refusal.into_response();
+    }
+    // The EVM runs here: off the async threads, so heavy calls cannot stall other clients.
+    let answer = tokio::task::spawn_blocking(move || chain.handle(&body)).await;
+    match answer {
+        Ok(Some(answer)) => ([(header::CONTENT_TYPE, "application/json")], answer).into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a JSON-RPC request panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
 
@@ -52,6 +81,10 @@ async fn upgrade(State(chain): State<DevChain>, upgrade: WebSocketUpgrade) -> Re
 /// Outgoing messages are queued up to this many; a client that reads slower than blocks are
 /// mined loses its subscriptions' oldest notifications, never the connection.
 const OUTBOX: usize = 4096;
+
+/// Subscriptions one WebSocket connection may hold at once (each is a task and a receiver of
+/// every block).
+pub const MAX_SUBSCRIPTIONS: usize = 128;
 
 async fn connection(socket: WebSocket, chain: DevChain) {
     let (mut sink, mut incoming) = socket.split();
@@ -76,7 +109,19 @@ async fn connection(socket: WebSocket, chain: DevChain) {
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         let answer = match serde_json::from_slice::<Value>(&body) {
-            Ok(request) => subscriptions.handle(request, &outbox),
+            Ok(request) if Subscriptions::is_for(&request) => {
+                subscriptions.handle(request, &outbox)
+            }
+            // The EVM runs off the async threads, as for HTTP.
+            Ok(request) => {
+                let chain = chain.clone();
+                tokio::task::spawn_blocking(move || chain.handle_value(request))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "a JSON-RPC request panicked");
+                        None
+                    })
+            }
             Err(error) => Some(failure(
                 Value::Null,
                 RpcError::new(RpcError::PARSE, format!("parse error: {error}")),
@@ -107,11 +152,15 @@ enum Topic {
 }
 
 impl Subscriptions {
+    fn is_for(request: &Value) -> bool {
+        matches!(
+            request.get("method").and_then(Value::as_str),
+            Some("eth_subscribe" | "eth_unsubscribe")
+        )
+    }
+
     fn handle(&mut self, request: Value, outbox: &mpsc::Sender<String>) -> Option<Value> {
         let method = request.get("method").and_then(Value::as_str);
-        if !matches!(method, Some("eth_subscribe" | "eth_unsubscribe")) {
-            return self.chain.handle_value(request);
-        }
         let id = request.get("id").cloned().unwrap_or(Value::Null);
         let params = request.get("params").cloned().unwrap_or(Value::Null);
         let outcome = if method == Some("eth_subscribe") {
@@ -147,6 +196,15 @@ impl Subscriptions {
             }
             None => return Err(RpcError::invalid_params("missing subscription name")),
         };
+        if self.live.len() >= MAX_SUBSCRIPTIONS {
+            return Err(RpcError::new(
+                RpcError::LIMIT,
+                format!(
+                    "too many subscriptions on this connection: at most {MAX_SUBSCRIPTIONS} \
+                     (eth_unsubscribe some first)"
+                ),
+            ));
+        }
         self.next += 1;
         let id = U256::from(self.next);
         let blocks = self.chain.subscribe();

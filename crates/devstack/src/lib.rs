@@ -14,6 +14,8 @@
 //! It sits above `worker` and `devchain` and below `cli`; nothing but tests and the binary
 //! depends on it.
 
+#[cfg(feature = "server")]
+pub mod http;
 mod liar;
 #[cfg(feature = "server")]
 mod serve;

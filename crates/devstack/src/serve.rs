@@ -42,32 +42,46 @@ impl DevStack {
 
     /// The store's Kubo RPC subset and trustless gateway; `identity` seeds its peer id.
     pub fn store_router(&self, identity: &str) -> axum::Router {
-        store_router(self.store.clone(), identity)
+        store_router(
+            self.store.clone(),
+            identity,
+            Some(agency_store::server::DEFAULT_MAX_UPLOAD),
+        )
     }
 
-    /// Serves `app` on `listener` until the stack stops.
-    pub fn serve(&mut self, listener: TcpListener, app: axum::Router) {
+    /// Serves `app` on `listener` until the stack stops, [bounded and guarded](crate::http).
+    pub fn serve(
+        &mut self,
+        listener: TcpListener,
+        app: axum::Router,
+        bounds: &crate::http::Bounds,
+        guard: &crate::http::Guard,
+    ) {
         let mut stopped = self.servers.stop.subscribe();
+        let (bounds, guard) = (bounds.clone(), guard.clone());
         self.servers.tasks.spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
+            if let Err(e) = crate::http::serve(listener, app, &bounds, &guard, shutdown).await {
                 tracing::error!(error = %e, "a server stopped");
             }
         });
     }
 }
 
-/// The store's HTTP API over `store`, its peer id seeded by `identity`.
-pub fn store_router(store: Arc<dyn BlockStore>, identity: &str) -> axum::Router {
+/// The store's HTTP API over `store`, its peer id seeded by `identity`; `writes` as in
+/// [`agency_store::server::ServerConfig::writes`].
+pub fn store_router(
+    store: Arc<dyn BlockStore>,
+    identity: &str,
+    writes: Option<u64>,
+) -> axum::Router {
     agency_store::server::router(
         store,
         agency_store::server::ServerConfig {
             identity_seed: identity.to_owned(),
+            writes,
             ..Default::default()
         },
     )

@@ -31,13 +31,21 @@ pub struct ServerConfig {
     pub identity_seed: String,
     /// Largest block `block/put` accepts without `allow-big-block` (Kubo: 1 MiB).
     pub max_block_size: usize,
+    /// The write routes (`add`, `block/put`): `None` leaves them out, so the store is
+    /// read-only and they answer 403; `Some(n)` serves them, an `add` request's body being at
+    /// most `n` bytes (413 beyond).
+    pub writes: Option<u64>,
 }
+
+/// The largest `add` a store server takes by default: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD: u64 = 1 << 30;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             identity_seed: "agency".into(),
             max_block_size: 1 << 20,
+            writes: Some(DEFAULT_MAX_UPLOAD),
         }
     }
 }
@@ -47,6 +55,7 @@ struct AppState {
     store: Arc<dyn BlockStore>,
     peer_id: String,
     max_block_size: usize,
+    max_upload: u64,
 }
 
 /// Builds the router over `store`.
@@ -55,20 +64,38 @@ pub fn router(store: Arc<dyn BlockStore>, config: ServerConfig) -> Router {
         store,
         peer_id: peer_id(&config.identity_seed),
         max_block_size: config.max_block_size,
+        max_upload: config.writes.unwrap_or(0),
     });
+    let writes = match config.writes {
+        Some(max_upload) => Router::new()
+            .route("/api/v0/add", post(add))
+            .route("/api/v0/block/put", post(block_put))
+            .layer(DefaultBodyLimit::max(
+                usize::try_from(max_upload).unwrap_or(usize::MAX),
+            )),
+        None => Router::new()
+            .route("/api/v0/add", post(read_only))
+            .route("/api/v0/block/put", post(read_only)),
+    };
     Router::new()
-        .route("/api/v0/add", post(add))
+        .merge(writes)
         .route("/api/v0/cat", post(cat_file))
         .route("/api/v0/block/get", post(block_get))
-        .route("/api/v0/block/put", post(block_put))
         .route("/api/v0/block/stat", post(block_stat))
         .route("/api/v0/id", post(id))
         .route("/api/v0/version", post(version))
         .route("/ipfs/{cid}", get(gateway))
         .route("/ipfs/{cid}/{*path}", get(gateway_path))
-        // `add` streams its upload through the importer; block/put enforces its own limit.
-        .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+async fn read_only() -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        "this store is read-only: its write API (add, block/put) is off (agency serve \
+         --allow-writes turns it on)"
+            .into(),
+    )
 }
 
 /// A Kubo-style error answer.
@@ -150,8 +177,13 @@ async fn add(
         param(&params, "chunker"),
     )?;
     let only_hash = flag(&params, "only-hash")?.unwrap_or(false);
-    let bad_form = |e: axum::extract::multipart::MultipartError| {
-        ApiError(StatusCode::BAD_REQUEST, e.body_text())
+    let too_large = format!(
+        "the upload is larger than this store takes: at most {} bytes per add",
+        st.max_upload
+    );
+    let bad_form = |e: axum::extract::multipart::MultipartError| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError(StatusCode::PAYLOAD_TOO_LARGE, too_large.clone()),
+        _ => ApiError(StatusCode::BAD_REQUEST, e.body_text()),
     };
     let mut lines = String::new();
     while let Some(field) = form.next_field().await.map_err(bad_form)? {
@@ -166,9 +198,20 @@ async fn add(
             .or(field.name())
             .unwrap_or_default()
             .to_owned();
-        let reader = StreamReader::new(field.map_err(std::io::Error::other));
+        // A body past the upload limit fails the field's stream; its status (413) is kept so
+        // the answer says so instead of a failed import.
+        let cut = std::sync::Mutex::new(None);
+        let reader = StreamReader::new(field.map_err(|e| {
+            let message = e.body_text();
+            *cut.lock().expect("not poisoned") = Some(bad_form(e));
+            std::io::Error::other(message)
+        }));
         let store = (!only_hash).then_some(st.store.as_ref());
-        let summary = import(reader, opts, store, |_| {}).await?;
+        let imported = import(reader, opts, store, |_| {}).await;
+        if let Some(cut) = cut.lock().expect("not poisoned").take() {
+            return Err(cut);
+        }
+        let summary = imported?;
         let root = summary.root.to_string();
         let name = if name.is_empty() { root.clone() } else { name };
         let line = json!({"Name": name, "Hash": root, "Size": summary.dag_size.to_string()});
@@ -403,6 +446,12 @@ async fn gateway(
             h.insert(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
+            );
+            // Content is whatever someone stored: opened as a page (the gateway may share an
+            // origin with a web UI), it runs nothing and loads nothing.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
             );
             let etag = format!("\"{cid}{suffix}\"");
             h.insert(

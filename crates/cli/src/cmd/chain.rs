@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::opts::{data_dir, ether};
+use crate::opts::{ServeOpts, data_dir, ether, serve};
 use crate::output::Output;
 
 /// Run the embedded EVM dev chain: JSON-RPC over HTTP and WebSocket, dev accounts funded.
@@ -56,6 +56,9 @@ pub(crate) struct ChainArgs {
     /// BIP-39 phrase the dev accounts come from.
     #[arg(long, default_value = DEV_MNEMONIC, hide_default_value = true)]
     mnemonic: String,
+
+    #[command(flatten)]
+    serve: ServeOpts,
 }
 
 fn parse_block_time(text: &str) -> Result<Duration, String> {
@@ -137,9 +140,15 @@ pub(crate) async fn run(args: ChainArgs, out: Output, stop: &CancellationToken) 
         out.line(format_args!("JSON-RPC   {url}  (WebSocket: {ws})"));
         out.notice("serving the dev chain (Ctrl-C stops)");
     }
-    axum::serve(listener, agency_devchain::server::router(chain))
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await
-        .context("JSON-RPC server failed")?;
+    let app = agency_devchain::server::router(chain);
+    serve(
+        listener,
+        app,
+        &args.serve.bounds(),
+        &args.serve.guard(),
+        stop,
+    )
+    .await
+    .context("JSON-RPC server failed")?;
     Ok(())
 }

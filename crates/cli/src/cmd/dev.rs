@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::opts::{GlobalOpts, data_dir, eth, parse_amount};
+use crate::opts::{GlobalOpts, ServeOpts, data_dir, eth, parse_amount};
 use crate::output::Output;
 
 /// Run the whole market on this machine, in one process.
@@ -84,6 +84,9 @@ pub(crate) struct DevArgs {
     /// 0) set for this market, and `agency` on its PATH.
     #[arg(long, value_name = "COMMAND")]
     exec: Option<String>,
+
+    #[command(flatten)]
+    serve: ServeOpts,
 }
 
 impl DevArgs {
@@ -201,9 +204,10 @@ pub(crate) async fn run(
         "/api/dev",
         axum::routing::get(move || async move { axum::Json(dev_doc) }),
     );
-    stack.serve(rpc_listener, chain_app);
-    stack.serve(store_listener, store_app);
-    stack.serve(web_listener, web_app);
+    let (bounds, guard) = (args.serve.bounds(), args.serve.guard());
+    stack.serve(rpc_listener, chain_app, &bounds, &guard);
+    stack.serve(store_listener, store_app, &bounds, &guard);
+    stack.serve(web_listener, web_app, &bounds, &guard);
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "market up"

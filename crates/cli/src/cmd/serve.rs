@@ -1,30 +1,78 @@
-//! `agency serve`: the web UI for any chain and store (what `agency dev` serves for its own).
+//! `agency serve`: the web UI for any chain and store (what `agency dev` serves for its own),
+//! safe to put in front of a node whose URL holds a provider's key.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use axum::body::Bytes;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use clap::Args;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::{Signer, connect};
-use crate::opts::GlobalOpts;
+use crate::opts::{GlobalOpts, ServeOpts, serve};
 use crate::output::Output;
 
 /// Serve the web UI for the chain, contract and store the global options name.
 ///
-/// The page talks to one origin: this server answers `/rpc` by forwarding JSON-RPC requests to
-/// --rpc-url, and serves the store's Kubo RPC subset and gateway from --store or --ipfs-api.
-/// Wallets: an injected EIP-1193 wallet (MetaMask); no keys are served.
+/// The page talks to one origin: this server answers `/rpc` by relaying JSON-RPC reads (and
+/// signed transactions, `eth_sendRawTransaction`) to --rpc-url, and serves the store's gateway
+/// and read API from --store or --ipfs-api. Nothing else is relayed: no node-side signing, no
+/// admin or test methods, and no error names the node's URL, so a provider's key in it stays
+/// here. The store's write API, which the post form and the browser agent need, is off unless
+/// --allow-writes turns it on. Wallets: an injected EIP-1193 wallet (MetaMask); no keys are
+/// served.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8547", value_name = "ADDR")]
     listen: SocketAddr,
+
+    /// Serve the store's write API (`add`, `block/put`), which posting from the page and the
+    /// browser agent need. Anyone who reaches this server can then fill the store.
+    #[arg(long)]
+    allow_writes: bool,
+
+    /// With --allow-writes: the largest upload taken, in bytes (413 beyond).
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES", requires = "allow_writes")]
+    max_upload: u64,
+
+    #[command(flatten)]
+    serve: ServeOpts,
 }
+
+/// The JSON-RPC methods `/rpc` relays: what the web UI and a wallet need to read the chain and
+/// send a transaction they signed. Anything else (`eth_sendTransaction`, `evm_*`, `debug_*`,
+/// `admin_*`, `personal_*`) is refused here.
+pub(crate) const RELAYED: &[&str] = &[
+    "eth_blockNumber",
+    "eth_call",
+    "eth_chainId",
+    "eth_estimateGas",
+    "eth_feeHistory",
+    "eth_gasPrice",
+    "eth_getBalance",
+    "eth_getBlockByHash",
+    "eth_getBlockByNumber",
+    "eth_getCode",
+    "eth_getFilterChanges",
+    "eth_getFilterLogs",
+    "eth_getLogs",
+    "eth_getStorageAt",
+    "eth_getTransactionByHash",
+    "eth_getTransactionCount",
+    "eth_getTransactionReceipt",
+    "eth_maxPriorityFeePerGas",
+    "eth_newBlockFilter",
+    "eth_newFilter",
+    "eth_sendRawTransaction",
+    "eth_syncing",
+    "eth_uninstallFilter",
+    "net_version",
+    "web3_clientVersion",
+];
 
 pub(crate) async fn run(
     args: ServeArgs,
@@ -33,16 +81,21 @@ pub(crate) async fn run(
     stop: &CancellationToken,
 ) -> Result<()> {
     let conn = connect(&g.chain, Signer::None, false).await?;
-    let store_app = g.store.http_router(g.store.open()?);
+    let writes = args.allow_writes.then_some(args.max_upload);
+    let store_app = g.store.http_router(g.store.open()?, writes);
     let upstream = conn.url.clone();
     let client = agency_chain::http_client(agency_chain::RPC_TIMEOUT);
-    let rpc = axum::Router::new().route(
-        "/",
-        axum::routing::post(move |body: Bytes| {
-            let (client, upstream) = (client.clone(), upstream.clone());
-            async move { forward(&client, upstream, body).await }
-        }),
-    );
+    let rpc = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (client, upstream) = (client.clone(), upstream.clone());
+                async move { relay(&client, upstream, &headers, body).await }
+            }),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            agency_devchain::MAX_BODY,
+        ));
     let config = crate::web::config(conn.agency.address(), conn.chain_id, json!([]));
     let app = crate::web::router(config, rpc, store_app);
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -50,31 +103,83 @@ pub(crate) async fn run(
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     if out.json {
-        out.json(
-            &json!({"url": url, "rpc_url": conn.url.as_str(), "agency": conn.agency.address()}),
-        );
+        out.json(&json!({
+            "url": url,
+            "rpc_url": conn.url.as_str(),
+            "agency": conn.agency.address(),
+            "store_writes": args.allow_writes,
+        }));
     } else {
         out.line(&url);
         out.notice(format_args!(
-            "serving the web UI for {} on chain {} ({}) (Ctrl-C stops)",
+            "serving the web UI for {} on chain {} ({}), store {} (Ctrl-C stops)",
             conn.agency.address(),
             conn.chain_id,
-            conn.url
+            conn.url,
+            if args.allow_writes {
+                "read-write"
+            } else {
+                "read-only: posting from the page needs --allow-writes"
+            }
         ));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await
-        .context("the web server failed")?;
+    serve(
+        listener,
+        app,
+        &args.serve.bounds(),
+        &args.serve.guard(),
+        stop,
+    )
+    .await
+    .context("the web server failed")?;
     Ok(())
 }
 
-/// Forwards one JSON-RPC body to the node and its answer back.
-async fn forward(
+/// A JSON-RPC answer of errors only: one for a request, one per request of a batch.
+fn refuse(request: &Value, code: i64, message: &str) -> Response {
+    let error = |r: &Value| {
+        json!({"jsonrpc": "2.0", "id": r.get("id").cloned().unwrap_or(Value::Null),
+               "error": {"code": code, "message": message}})
+    };
+    let body = match request {
+        Value::Array(batch) => Value::Array(batch.iter().map(error).collect()),
+        single => error(single),
+    };
+    axum::Json(body).into_response()
+}
+
+/// Relays one JSON-RPC body to the node, and its answer back, when every method in it is
+/// [`RELAYED`].
+async fn relay(
     client: &reqwest::Client,
     upstream: reqwest::Url,
+    headers: &HeaderMap,
     body: Bytes,
-) -> axum::response::Response {
+) -> Response {
+    if let Err(refusal) = agency_devchain::server::json_content(headers) {
+        return refusal.into_response();
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return refuse(&Value::Null, -32700, "parse error: the body is not JSON");
+    };
+    let requests = match &request {
+        Value::Array(batch) => batch.iter().collect(),
+        single => vec![single],
+    };
+    let refused: Vec<String> = requests
+        .iter()
+        .map(|r| r.get("method").and_then(Value::as_str).unwrap_or(""))
+        .filter(|m| !RELAYED.contains(m))
+        .map(|m| format!("{m:?}"))
+        .collect();
+    if !refused.is_empty() {
+        let message = format!(
+            "method not relayed by agency serve: {} (it relays chain reads and \
+             eth_sendRawTransaction only)",
+            refused.join(", ")
+        );
+        return refuse(&request, -32601, &message);
+    }
     let sent = client
         .post(upstream)
         .header(header::CONTENT_TYPE, "application/json")
@@ -82,25 +187,31 @@ async fn forward(
         .timeout(std::time::Duration::from_secs(30))
         .send()
         .await;
-    match sent {
+    // The node's URL may hold a provider's key: errors are logged here, never answered.
+    let answer = match sent {
         Ok(res) => {
             let status =
                 StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match res.bytes().await {
-                Ok(bytes) => {
-                    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-                }
-                Err(e) => (
-                    StatusCode::BAD_GATEWAY,
-                    format!("reading the node's answer: {e}"),
-                )
-                    .into_response(),
-            }
+            res.bytes().await.map(|bytes| (status, bytes))
         }
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            format!("the node did not answer: {e}"),
-        )
-            .into_response(),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok((status, bytes)) => {
+            (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "relaying a JSON-RPC request to the node failed");
+            let what = if e.is_timeout() {
+                "the node did not answer in time"
+            } else {
+                "the node could not be reached"
+            };
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("{what}; this server's log says more\n"),
+            )
+                .into_response()
+        }
     }
 }

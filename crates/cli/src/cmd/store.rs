@@ -19,7 +19,8 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{opts::GlobalOpts, output::Output};
+use crate::opts::{GlobalOpts, ServeOpts};
+use crate::output::Output;
 
 /// Add, read and move content-addressed data (CIDs identical to Kubo's `ipfs add`).
 #[derive(Debug, Subcommand)]
@@ -47,6 +48,11 @@ pub(crate) enum StoreCmd {
         /// Address to listen on (port 0 picks a free port; the URL is printed on stdout).
         #[arg(long, default_value = "127.0.0.1:5101", value_name = "ADDR")]
         listen: SocketAddr,
+        /// The largest upload (`add` request body) taken, in bytes; larger ones get 413.
+        #[arg(long, default_value_t = agency_store::server::DEFAULT_MAX_UPLOAD, value_name = "BYTES")]
+        max_upload: u64,
+        #[command(flatten)]
+        opts: ServeOpts,
     },
 }
 
@@ -106,7 +112,11 @@ pub(crate) async fn run(
         StoreCmd::Get { cid, output } => get(&cid, &output, g, out).await,
         StoreCmd::Car(CarCmd::Export { cid, output }) => car_export(&cid, &output, g, out).await,
         StoreCmd::Car(CarCmd::Import { file }) => car_import(&file, g, out).await,
-        StoreCmd::Serve { listen } => serve(listen, g, out, stop).await,
+        StoreCmd::Serve {
+            listen,
+            max_upload,
+            opts,
+        } => serve(listen, max_upload, &opts, g, out, stop).await,
     }
 }
 
@@ -405,12 +415,14 @@ async fn car_import(file: &Path, g: &GlobalOpts, out: Output) -> Result<()> {
 
 async fn serve(
     listen: SocketAddr,
+    max_upload: u64,
+    opts: &ServeOpts,
     g: &GlobalOpts,
     out: Output,
     stop: &CancellationToken,
 ) -> Result<()> {
     let store = open_store(g)?;
-    let app = g.store.http_router(store.clone());
+    let app = g.store.http_router(store.clone(), Some(max_upload));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -426,8 +438,7 @@ async fn serve(
             store.name()
         ));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
+    crate::opts::serve(listener, app, &opts.bounds(), &opts.guard(), stop)
         .await
         .context("HTTP server failed")?;
     Ok(())

@@ -235,7 +235,10 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<String
         }),
     );
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let (bounds, guard) = (Default::default(), Default::default());
+        let forever = std::future::pending();
+        if let Err(e) = agency_devstack::http::serve(listener, app, &bounds, &guard, forever).await
+        {
             tracing::error!(error = %e, "the metrics server stopped");
         }
     });

@@ -3,6 +3,7 @@
 
 mod chain;
 mod run;
+mod serve;
 mod store;
 mod values;
 
@@ -12,6 +13,7 @@ use clap::{ArgAction, Args};
 
 pub(crate) use chain::ChainOpts;
 pub(crate) use run::{ChromiumOpt, LimitOpts, offered_runtime};
+pub(crate) use serve::{ServeOpts, serve};
 pub(crate) use store::StoreOpts;
 pub(crate) use values::{eth, ether, parse_amount, parse_duration, parse_job_id};
 

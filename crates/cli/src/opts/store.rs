@@ -39,13 +39,18 @@ impl StoreOpts {
     }
 
     /// The store's HTTP API (Kubo RPC subset and gateway) over `store`, which these options
-    /// opened; its peer identity is derived from where the store is.
-    pub(crate) fn http_router(&self, store: Arc<dyn BlockStore>) -> axum::Router {
+    /// opened; its peer identity is derived from where the store is. `writes`: see
+    /// [`agency_store::server::ServerConfig::writes`].
+    pub(crate) fn http_router(
+        &self,
+        store: Arc<dyn BlockStore>,
+        writes: Option<u64>,
+    ) -> axum::Router {
         let identity = match &self.ipfs_api {
             Some(url) => url.clone(),
             None => self.store_dir().display().to_string(),
         };
-        agency_devstack::store_router(store, &identity)
+        agency_devstack::store_router(store, &identity, writes)
     }
 
     /// Returns the embedded store's directory.

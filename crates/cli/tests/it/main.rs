@@ -5,6 +5,7 @@ mod bench;
 mod chain;
 mod dev;
 mod examples;
+mod exposed;
 mod hosts;
 mod readme;
 mod run;

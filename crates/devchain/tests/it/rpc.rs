@@ -624,3 +624,31 @@ async fn a_block_time_mines_what_is_pending_together() {
         "{error}"
     );
 }
+
+#[test]
+fn filters_are_capped_and_a_full_table_is_refused_not_grown() {
+    let chain = common::devchain();
+    let first = rpc(&chain, "eth_newBlockFilter", json!([])).unwrap();
+    for _ in 1..agency_devchain::MAX_FILTERS {
+        rpc(&chain, "eth_newFilter", json!([{}])).unwrap();
+    }
+    let error = rpc(&chain, "eth_newFilter", json!([{}])).unwrap_err();
+    assert_eq!(error["code"], -32005, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many filters"),
+        "{error}"
+    );
+    assert!(rpc(&chain, "eth_newBlockFilter", json!([])).is_err());
+    // Uninstalling one makes room again, and the filters already installed still work.
+    assert_eq!(
+        rpc(&chain, "eth_uninstallFilter", json!([first])),
+        Ok(json!(true))
+    );
+    let again = rpc(&chain, "eth_newBlockFilter", json!([])).unwrap();
+    rpc(&chain, "evm_mine", json!([])).unwrap();
+    let changes = rpc(&chain, "eth_getFilterChanges", json!([again])).unwrap();
+    assert_eq!(changes.as_array().unwrap().len(), 1);
+}

@@ -150,3 +150,45 @@ async fn logs_dropped_by_a_revert_come_back_removed() {
         assert_eq!(before[field], after[field], "{field}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_cannot_hold_unbounded_subscriptions() {
+    let chain = common::devchain();
+    let url = common::serve(&chain).await.replace("http://", "ws://");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let max = agency_devchain::server::MAX_SUBSCRIPTIONS;
+    let mut first = Value::Null;
+    for id in 0..max {
+        send(
+            &mut socket,
+            json!({"jsonrpc": "2.0", "id": id, "method": "eth_subscribe", "params": ["newHeads"]}),
+        )
+        .await;
+        let answer = next(&mut socket).await;
+        assert!(answer["result"].is_string(), "{answer}");
+        if id == 0 {
+            first = answer["result"].clone();
+        }
+    }
+    send(
+        &mut socket,
+        json!({"jsonrpc": "2.0", "id": "over", "method": "eth_subscribe", "params": ["newHeads"]}),
+    )
+    .await;
+    let refused = next(&mut socket).await;
+    assert_eq!(refused["error"]["code"], -32005, "{refused}");
+    send(
+        &mut socket,
+        json!({"jsonrpc": "2.0", "id": "un", "method": "eth_unsubscribe", "params": [first]}),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["result"], true);
+    send(
+        &mut socket,
+        json!({"jsonrpc": "2.0", "id": "room", "method": "eth_subscribe", "params": ["newHeads"]}),
+    )
+    .await;
+    assert!(next(&mut socket).await["result"].is_string());
+}
