@@ -7,6 +7,7 @@ import { accountOf, agencyAbi, JobBook, allEvents, config, findJob, init, jobEve
 import { BrowserAgent, fundFromDev } from "./agent";
 import { MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, PHASE, Phase, STATUS, type Terms, canonical, defaultQuorum, jobId, score, slashReason, specsHash } from "./protocol";
 import { runJob } from "./runner";
+import { cidsIn, frameResult } from "./result";
 import { add, getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
 const app = document.getElementById("app")!;
@@ -144,15 +145,27 @@ async function jobPage(id: Hex) {
     const accepted = events.find((e) => e.eventName === "Accepted");
     if (accepted && !shownResult) {
       shownResult = true;
-      await showResult(result, rawCid((accepted.args as { result: string }).result));
+      await showResult(result, rawCid((accepted.args as { result: string }).result), spec);
     }
   };
   await tick();
   refresh = window.setInterval(() => tick().catch(console.error), 1000);
 }
 
-/** The result envelope, its logs, and an HTML result rendered without scripts. */
-async function showResult(section: HTMLElement, cid: string) {
+/** The text of the job's input, for the CIDs an HTML result may show; "" when unreadable. */
+async function inputText(spec: string): Promise<string> {
+  try {
+    const { input } = JSON.parse(new TextDecoder().decode(await getRaw(spec)));
+    const res = await fetch(`./ipfs/${input}`);
+    return res.ok ? await res.text() : "";
+  } catch {
+    return "";
+  }
+}
+
+/** The result envelope, its logs, and an HTML result rendered without scripts, showing only
+ * inline media and the store's media the job's input names (`result.ts`). */
+async function showResult(section: HTMLElement, cid: string, spec: string) {
   const bytes = await getRaw(cid);
   const text = new TextDecoder().decode(bytes);
   const envelope = JSON.parse(text);
@@ -165,10 +178,21 @@ async function showResult(section: HTMLElement, cid: string) {
   );
   const html = typeof envelope.result === "string" ? envelope.result : envelope.result?.html;
   if (typeof html === "string" && /<[a-z!]/i.test(html)) {
+    const framed = frameResult(html, cidsIn(await inputText(spec)), location.origin);
     // An empty sandbox: no scripts, no forms, no same-origin access, no top navigation.
     const frame = h("iframe", { id: "html-result", sandbox: "", title: "HTML result", referrerpolicy: "no-referrer" }) as HTMLIFrameElement;
-    frame.srcdoc = html;
+    frame.srcdoc = framed.srcdoc;
     section.append(h("h3", {}, "Rendered (scripts disabled)"), frame);
+    if (framed.blocked.length) {
+      section.append(
+        h(
+          "details",
+          { id: "blocked" },
+          h("summary", {}, `Blocked ${framed.blocked.length} remote load${framed.blocked.length === 1 ? "" : "s"}: a result may show only inline media and the store's files its job's input names`),
+          h("ul", {}, ...framed.blocked.map((url) => h("li", {}, h("code", {}, url)))),
+        ),
+      );
+    }
   }
 }
 

@@ -128,6 +128,83 @@ function failure(kind: string, message: string, stack: string, logs: Report["log
 
 /** The canonical envelope a report becomes under `outputLimit` (bytes): the log budget, the
  * prelude's stack frames dropped, the output limit, exactly as the Rust runner assembles it. */
+/** What serde_json (which reads a report's JSON on the native side) refuses in `json` that
+ * `JSON.parse` takes: a lone surrogate escape (`\ud800` unpaired, or `\udc00` alone). The
+ * error text is serde_json's, `… at line L column C` with C in UTF-8 bytes; `null` when there
+ * is none. `json` is `JSON.stringify` output, which escapes every lone surrogate and nothing
+ * else of the kind. */
+export function serdeRefusal(json: string): string | null {
+  const at = (index: number, what: string) => {
+    const lineStart = json.lastIndexOf("\n", index - 1) + 1;
+    const line = json.slice(0, index).split("\n").length;
+    return `${what} at line ${line} column ${utf8(json.slice(lineStart, index))}`;
+  };
+  const hex = (i: number) => (/^[0-9a-fA-F]{4}$/.test(json.slice(i, i + 4)) ? parseInt(json.slice(i, i + 4), 16) : -1);
+  for (let i = json.indexOf("\\"); i !== -1 && i < json.length; i = json.indexOf("\\", i)) {
+    if (json[i + 1] !== "u") {
+      i += 2;
+      continue;
+    }
+    const n = hex(i + 2);
+    i += 6;
+    if (n >= 0xdc00 && n <= 0xdfff) return at(i, "lone leading surrogate in hex escape");
+    if (n < 0xd800 || n > 0xdbff) continue;
+    if (json[i] !== "\\") return at(i + 1, "unexpected end of hex escape");
+    if (json[i + 1] !== "u") return at(i + 2, "unexpected end of hex escape");
+    const n2 = hex(i + 2);
+    i += 6;
+    if (n2 < 0xdc00 || n2 > 0xdfff) return at(i, "lone leading surrogate in hex escape");
+  }
+  return null;
+}
+
+/** Rust's `{:?}` of a string, as serde_json's "invalid type" messages quote it. */
+function rustDebug(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\0") out += "\\0";
+    else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) out += `\\u{${c.toString(16)}}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** serde_json's refusal to read `v` (`JSON.parse` of the whole of `json`) as the runner's
+ * struct `name` with the required `fields` (strings when `strings`), or `null` when it reads it. Top-level values
+ * only: the one way a job gets such JSON out of the prelude is a `toJSON` on a prototype. */
+function shapeRefusal(v: unknown, json: string, name: string, fields: string[], strings: boolean): string | null {
+  const at = `at line 1 column ${utf8(json)}`;
+  const invalid = (what: string) => `invalid type: ${what}, expected struct ${name} ${at}`;
+  if (typeof v === "string") return invalid(`string ${rustDebug(v)}`);
+  if (typeof v === "boolean") return invalid(`boolean \`${v}\``);
+  if (v === null) return invalid("null");
+  // serde reads an integer literal as an integer, anything else as a float (whose Rust
+  // formatting this does not copy: such a result fails either way).
+  if (typeof v === "number") return invalid(/^-?\d+$/.test(json) && Number.isSafeInteger(v) ? `integer \`${json}\`` : `floating point \`${v}\``);
+  if (Array.isArray(v)) {
+    return v.length === fields.length && (!strings || v.every((x) => typeof x === "string"))
+      ? null
+      : `invalid length ${v.length}, expected struct ${name} with ${fields.length} elements ${at}`;
+  }
+  const o = v as Record<string, unknown>;
+  for (const f of fields) {
+    if (!Object.prototype.hasOwnProperty.call(o, f)) return `missing field \`${f}\` ${at}`;
+    if (strings && typeof o[f] !== "string") return `invalid type: a non-string ${f}, expected a string`;
+  }
+  return null;
+}
+
+/** `{result, details}` (or `[result, details]`) as the runner reads it. */
+function values(v: unknown): { result: unknown; details: unknown } {
+  const [result, details] = Array.isArray(v) ? v : [(v as { result: unknown }).result, (v as { details: unknown }).details];
+  return { result, details };
+}
+
 export function assemble(report: Report, outputLimit: number): string {
   const logs: Report["logs"] = [];
   let logBytes = 0;
@@ -142,16 +219,26 @@ export function assemble(report: Report, outputLimit: number): string {
   if (!o) {
     envelope = failure("no-result", "the job finished without calling back", "", logs);
   } else if (o.ok !== undefined) {
+    const refused = serdeRefusal(o.ok);
     try {
+      if (refused !== null) throw refused;
       const v = JSON.parse(o.ok);
-      envelope = { details: v.details, logs, ok: true, result: v.result };
+      const shape = shapeRefusal(v, o.ok, "Values", ["result", "details"], false);
+      if (shape !== null) throw shape;
+      const { result, details } = values(v);
+      envelope = { details, logs, ok: true, result };
     } catch (e) {
       envelope = failure("threw", `the result is not JSON: ${e}`, "", logs);
     }
   } else {
     const kind = ["no-entrypoint", "no-result", "bad-input", "syntax"].includes(o.kind ?? "") ? o.kind! : "threw";
     try {
-      const info = JSON.parse(o.json ?? "");
+      const refused = serdeRefusal(o.json ?? "");
+      if (refused !== null) throw refused;
+      const parsed = JSON.parse(o.json ?? "");
+      const shape = shapeRefusal(parsed, o.json ?? "", "ErrorInfo", ["message", "stack"], true);
+      if (shape !== null) throw shape;
+      const info = Array.isArray(parsed) ? { message: parsed[0], stack: parsed[1] } : parsed;
       // Rust's str::lines: no final empty line, "\r\n" ends a line too.
       const lines = String(info.stack).split("\n");
       if (lines[lines.length - 1] === "") lines.pop();

@@ -49,10 +49,14 @@ try {
   // The fixtures, in the tab's executor.
   const results = {};
   for (const [name, code] of Object.entries(fixtures)) {
-    results[name] = await agentTab.evaluate(
-      (job) => window.__agencyRun(job, 3_000).catch((e) => `error: ${e.message}`),
-      { code, input: '{"n": 21}', options: "{}", seedHex: "00".repeat(32), timestampMs: 0, outputLimit: 1048576 },
-    );
+    // A run that never settles (a job that froze the runner) is a result too, not a hang.
+    results[name] = await Promise.race([
+      agentTab.evaluate(
+        (job) => window.__agencyRun(job, 3_000).catch((e) => `error: ${e.message}`),
+        { code, input: '{"n": 21}', options: "{}", seedHex: "00".repeat(32), timestampMs: 0, outputLimit: 1048576 },
+      ),
+      new Promise((settle) => setTimeout(() => settle("error: the run never settled"), 20_000)),
+    ]);
   }
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   console.log(JSON.stringify({ agent: address, fixtures: results }));

@@ -2,7 +2,14 @@
 // `agency dev`: posts jobs through the form, watches them become accepted on the job page, and
 // checks that an HTML result shows without running its scripts. Screenshots go to OUT_DIR.
 // Usage: node web/tests/ui.mjs WEB_URL OUT_DIR
+import { createServer } from "node:http";
 import { launch } from "./browser.mjs";
+
+// A 1×1 PNG.
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  "base64",
+);
 
 const [base, outDir] = process.argv.slice(2);
 if (!base || !outDir) throw new Error("usage: node web/tests/ui.mjs WEB_URL OUT_DIR");
@@ -12,6 +19,8 @@ const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on("pageerror", (e) => errors.push(String(e)));
+  const consoleLines = [];
+  page.on("console", (m) => consoleLines.push(m.text()));
   page.setDefaultTimeout(30_000);
   await page.goto(`${base}/#/`);
   // Messages from any frame are recorded: a sandboxed result that ran a script would send one.
@@ -65,16 +74,20 @@ try {
   await page.waitForTimeout(500);
   const messages = await page.evaluate(() => window.__messages);
   if (messages.length) throw new Error(`a script in the result ran: ${messages}`);
-  // Control: the same HTML in a frame that allows scripts does send its message, so the check
-  // above would have caught a script that ran.
-  await page.evaluate(() => {
+  // Control: the same HTML in a frame that allows scripts, on a page without the dapp's
+  // policy, does send its message, so the check above would have caught a script that ran.
+  // (In the dapp, both the sandbox and the result's policy stop it.)
+  const scripted = await browser.newPage();
+  await scripted.evaluate((doc) => {
+    window.__messages = [];
+    window.addEventListener("message", (e) => window.__messages.push(String(e.data)));
     const control = document.createElement("iframe");
     control.setAttribute("sandbox", "allow-scripts");
-    control.srcdoc = document.getElementById("html-result").srcdoc;
+    control.srcdoc = doc;
     document.body.append(control);
-  });
-  await page.waitForFunction(() => window.__messages.includes("script ran"));
-  await page.evaluate(() => document.querySelector("iframe:not(#html-result)").remove());
+  }, html.result.html);
+  await scripted.waitForFunction(() => window.__messages.includes("script ran"));
+  await scripted.close();
   await frame.scrollIntoViewIfNeeded();
   await frame.screenshot({ path: `${outDir}/html-result-frame.png` });
   await page.screenshot({ path: `${outDir}/html-result.png`, fullPage: true });
@@ -166,6 +179,64 @@ try {
   if (upper.result !== "INJECTED") throw new Error(`envelope: ${JSON.stringify(upper)}`);
   await wallet.screenshot({ path: `${outDir}/injected-wallet.png`, fullPage: true });
   await injected.close();
+
+  // 6. An HTML result that loads remote media (a lying agent's tracking pixel and stylesheet):
+  // shown in Chromium, nothing is fetched from the remote server, which counts its requests,
+  // and the page says what was blocked. Media from the store whose CID is in the job's input
+  // still shows.
+  const remote = [];
+  const tracker = createServer((req, res) => {
+    remote.push(req.url);
+    res.writeHead(200, { "content-type": req.url.endsWith(".css") ? "text/css" : "image/png" });
+    res.end(req.url.endsWith(".css") ? "body { background: red; }" : PNG);
+  });
+  await new Promise((ok) => tracker.listen(0, "127.0.0.1", ok));
+  const at = `http://127.0.0.1:${tracker.address().port}`;
+  const form = new FormData();
+  form.append("file", new Blob([PNG]), "own.png");
+  const added = await fetch(`${base}/api/v0/add?cid-version=1`, { method: "POST", body: form });
+  const own = JSON.parse((await added.text()).trim().split("\n").at(-1)).Hash;
+  const remoteHtml =
+    `<meta http-equiv="refresh" content="0; url=${at}/navigated">` +
+    `<link rel="dns-prefetch" href="${at}/hint"><link rel="stylesheet" href="${at}/style.css">` +
+    `<style>@import "${at}/imported.css"; p { background: url(${at}/bg.png); }</style>` +
+    `<p id="page">a page</p><img id="pixel" src="${at}/pixel.png">` +
+    `<img srcset="${at}/set.png 2x"><div style="background-image: url('${at}/inline.png')"></div>`;
+  const media = await post(
+    `window.jsJobRun = function (input, options, cb) {
+       cb(null, {html: ${JSON.stringify(remoteHtml)} + '<img id="own" src="/ipfs/' + input.image + '">'});
+     };`,
+    JSON.stringify({ image: own }),
+    1,
+  );
+  if (!media.ok) throw new Error(`media job failed: ${JSON.stringify(media)}`);
+  await page.frameLocator("#html-result").locator("#page").waitFor();
+  await page.locator("#blocked").waitFor();
+  await page.waitForTimeout(1000);
+  if (remote.length) throw new Error(`the result fetched from a remote server: ${remote.join(", ")}`);
+  const listed = await page.locator("#blocked li").allTextContents();
+  for (const path of ["/pixel.png", "/style.css", "/imported.css", "/bg.png", "/set.png", "/inline.png", "/navigated", "/hint"]) {
+    if (!listed.some((u) => u.endsWith(path))) throw new Error(`${path} not listed as blocked: ${listed}`);
+  }
+  if (listed.some((u) => u.includes(own))) throw new Error(`the input's own image was listed as blocked: ${listed}`);
+  // The image the job's input names is shown: loaded, 1×1.
+  const ownImage = page.frameLocator("#html-result").locator("#own");
+  let width = 0;
+  for (let tries = 0; tries < 100 && width !== 1; tries++) {
+    width = await ownImage.evaluate((img) => (img.complete ? img.naturalWidth : 0));
+    if (width !== 1) await page.waitForTimeout(100);
+  }
+  if (width !== 1) throw new Error(`the image the job's input names did not load (width ${width}): ${consoleLines.join(" | ")}`);
+  await page.locator("#blocked").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${outDir}/html-result-blocked.png`, fullPage: true });
+  // Control: the same HTML in a page without the policy does fetch from the server, so the
+  // count above would have seen a load.
+  const control = await browser.newPage();
+  await control.setContent(remoteHtml.replace(/<meta[^>]*refresh[^>]*>/, ""));
+  await control.waitForTimeout(500);
+  await control.close();
+  if (!remote.includes("/pixel.png")) throw new Error(`the control page fetched nothing: ${remote}`);
+  tracker.close();
 
   if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
   console.log("ui ok");

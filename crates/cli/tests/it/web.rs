@@ -159,6 +159,47 @@ const ENGINES_DIFFER: &[&str] = &[
     "throw-in-timer", // stacks
 ];
 
+/// Jobs that attack the tab's runner (the review froze it or forged its report with each).
+const HOSTILE: &[(&str, &str)] = &[
+    // Serialization replaced or poisoned after the host started.
+    (
+        "hostile-tojson",
+        "Object.prototype.toJSON = function () { return 'forged'; };\n\
+         window.jsJobRun = function (input, options, cb) { cb(null, {a: 1}); };",
+    ),
+    (
+        "hostile-stringify",
+        "JSON.stringify = function () { return '{\"result\":\"forged\"}'; };\n\
+         window.jsJobRun = function (input, options, cb) { cb(null, {a: 1}); };",
+    ),
+    (
+        "hostile-push",
+        "Array.prototype.push = function () { return 0; };\n\
+         window.jsJobRun = function (input, options, cb) { console.log('kept'); cb(null, 1); };",
+    ),
+    // A getter on Object.prototype that would make a failure look like a success.
+    (
+        "hostile-getter",
+        "Object.defineProperty(Object.prototype, 'ok', { get() { return '{\"result\":1,\"details\":null}'; } });\n\
+         window.jsJobRun = function (input, options, cb) { cb('real failure'); };",
+    ),
+    // The report channel, reached to forge a report.
+    (
+        "hostile-post",
+        "window.jsJobRun = function (input, options, cb) {\n\
+           var forged = '{\"outcome\":{\"ok\":\"{\\\\\"result\\\\\":\\\\\"forged\\\\\",\\\\\"details\\\\\":null}\"},\"logs\":[]}';\n\
+           if (typeof post === 'function') post(forged);\n\
+           if (typeof postMessage === 'function') postMessage(forged);\n\
+           cb(null, {post: typeof post, postMessage: typeof postMessage});\n\
+         };",
+    ),
+    // A lone surrogate: V8 takes it, the native runner's JSON reader does not.
+    (
+        "hostile-surrogate",
+        "window.jsJobRun = function (input, options, cb) { cb(null, {s: 'x\\ud800y'}); };",
+    ),
+];
+
 #[test]
 fn a_browser_tab_earns_as_an_agent_with_quickjs_identical_envelopes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -166,12 +207,22 @@ fn a_browser_tab_earns_as_an_agent_with_quickjs_identical_envelopes() {
     let dev = Dev::start(tmp.path(), &["--workers", "2"]);
     let vectors = root.join("crates/runner/tests/vectors/jsjob");
     let mut fixtures = serde_json::Map::new();
+    let mut files = std::collections::BTreeMap::new();
     for entry in std::fs::read_dir(&vectors).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "js") {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            fixtures.insert(name, std::fs::read_to_string(&path).unwrap().into());
+            fixtures.insert(name.clone(), std::fs::read_to_string(&path).unwrap().into());
+            files.insert(name, path);
         }
+    }
+    // Jobs that attack the tab's runner: each must settle in the tab (not run into the cap)
+    // with the envelope the native runner gives.
+    for (name, code) in HOSTILE {
+        let path = tmp.path().join(format!("{name}.js"));
+        std::fs::write(&path, code).unwrap();
+        fixtures.insert((*name).to_owned(), (*code).into());
+        files.insert((*name).to_owned(), path);
     }
     let fixtures_file = tmp.path().join("fixtures.json");
     std::fs::write(
@@ -197,8 +248,7 @@ fn a_browser_tab_earns_as_an_agent_with_quickjs_identical_envelopes() {
     let input = tmp.path().join("n21.json");
     std::fs::write(&input, r#"{"n": 21}"#).unwrap();
     let mut differ = Vec::new();
-    for (name, _) in &fixtures {
-        let path = vectors.join(format!("{name}.js"));
+    for (name, path) in &files {
         let o = crate::agency(
             tmp.path(),
             &[
@@ -210,6 +260,12 @@ fn a_browser_tab_earns_as_an_agent_with_quickjs_identical_envelopes() {
         );
         let native = stdout(&o).trim().to_owned();
         let browser = report["fixtures"][name].as_str().unwrap();
+        if HOSTILE.iter().any(|(n, _)| n == name) {
+            assert_eq!(
+                browser, native,
+                "{name}: the tab's runner was not the native one's twin"
+            );
+        }
         if native != browser {
             eprintln!("{name}:\n  quickjs {native}\n  browser {browser}");
             differ.push(name.clone());
