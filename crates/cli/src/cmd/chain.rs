@@ -13,7 +13,7 @@ use clap::Args;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::opts::{ServeOpts, data_dir, ether, serve};
+use crate::opts::{ServeOpts, data_dir, ether};
 use crate::output::Output;
 
 /// Run the embedded EVM dev chain: JSON-RPC over HTTP and WebSocket, dev accounts funded.
@@ -141,14 +141,9 @@ pub(crate) async fn run(args: ChainArgs, out: Output, stop: &CancellationToken) 
         out.notice("serving the dev chain (Ctrl-C stops)");
     }
     let app = agency_devchain::server::router(chain);
-    serve(
-        listener,
-        app,
-        &args.serve.bounds(),
-        &args.serve.guard(),
-        stop,
-    )
-    .await
-    .context("JSON-RPC server failed")?;
+    args.serve
+        .serve(listener, app, stop)
+        .await
+        .context("JSON-RPC server failed")?;
     Ok(())
 }

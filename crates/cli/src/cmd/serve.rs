@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::{Signer, connect};
-use crate::opts::{GlobalOpts, ServeOpts, serve};
+use crate::opts::{GlobalOpts, ServeOpts};
 use crate::output::Output;
 
 /// Serve the web UI for the chain, contract and store the global options name.
@@ -123,15 +123,10 @@ pub(crate) async fn run(
             }
         ));
     }
-    serve(
-        listener,
-        app,
-        &args.serve.bounds(),
-        &args.serve.guard(),
-        stop,
-    )
-    .await
-    .context("the web server failed")?;
+    args.serve
+        .serve(listener, app, stop)
+        .await
+        .context("the web server failed")?;
     Ok(())
 }
 

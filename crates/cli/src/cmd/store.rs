@@ -438,7 +438,7 @@ async fn serve(
             store.name()
         ));
     }
-    crate::opts::serve(listener, app, &opts.bounds(), &opts.guard(), stop)
+    opts.serve(listener, app, stop)
         .await
         .context("HTTP server failed")?;
     Ok(())

@@ -13,7 +13,7 @@ use clap::{ArgAction, Args};
 
 pub(crate) use chain::ChainOpts;
 pub(crate) use run::{ChromiumOpt, LimitOpts, offered_runtime};
-pub(crate) use serve::{ServeOpts, serve};
+pub(crate) use serve::ServeOpts;
 pub(crate) use store::StoreOpts;
 pub(crate) use values::{eth, ether, parse_amount, parse_duration, parse_job_id};
 

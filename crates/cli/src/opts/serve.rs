@@ -63,15 +63,15 @@ impl ServeOpts {
             origins: self.cors_origins.clone(),
         }
     }
-}
 
-/// Serves `app` on `listener`, bounded and guarded, until `stop` is cancelled.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    bounds: &Bounds,
-    guard: &Guard,
-    stop: &tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
-    agency_devstack::http::serve(listener, app, bounds, guard, stop.clone().cancelled_owned()).await
+    /// Serves `app` on `listener` with these bounds and guard until `stop` is cancelled.
+    pub(crate) async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        app: axum::Router,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> std::io::Result<()> {
+        let shutdown = stop.clone().cancelled_owned();
+        agency_devstack::http::serve(listener, app, &self.bounds(), &self.guard(), shutdown).await
+    }
 }

@@ -62,6 +62,15 @@ impl Dev {
         self.doc["rpc_url"].as_str().unwrap().to_owned()
     }
 
+    /// The store's server (`--ipfs-api` takes it): its API URL without `/api/v0`.
+    pub(crate) fn store_url(&self) -> String {
+        self.doc["store_api"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("/api/v0")
+            .to_owned()
+    }
+
     /// Runs `agency ARGS` against this market (its RPC URL; its store through the data dir).
     pub(crate) fn agency(&self, args: &[&str]) -> std::process::Output {
         agency_cmd(&self.dir)

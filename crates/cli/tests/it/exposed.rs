@@ -280,11 +280,7 @@ fn agency_serve_relays_reads_only_and_never_names_its_node() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &["--workers", "0"]);
     let chain = addr(&dev.url());
-    let store = dev.doc["store_api"]
-        .as_str()
-        .unwrap()
-        .trim_end_matches("/api/v0")
-        .to_owned();
+    let store = dev.store_url();
     // A provider's URL with its key in it.
     let secret = "s3cr3t-api-key";
     let node = format!("http://{secret}@{chain}/");
@@ -347,11 +343,7 @@ fn agency_serve_relays_reads_only_and_never_names_its_node() {
 fn agency_serve_takes_uploads_only_when_allowed_and_only_up_to_its_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &["--workers", "0"]);
-    let store = dev.doc["store_api"]
-        .as_str()
-        .unwrap()
-        .trim_end_matches("/api/v0")
-        .to_owned();
+    let store = dev.store_url();
     let mut cmd = crate::agency_cmd(tmp.path());
     cmd.args(["--json", "--rpc-url", &dev.url(), "--ipfs-api", &store])
         .args(["serve", "--listen", "127.0.0.1:0", "--allow-writes"])

@@ -103,11 +103,7 @@ fn http(url: &str, method: &str, body: &str) -> String {
 fn serve_gives_the_ui_for_any_node_and_store_on_one_origin() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &["--workers", "0"]);
-    let store = dev.doc["store_api"]
-        .as_str()
-        .unwrap()
-        .trim_end_matches("/api/v0")
-        .to_owned();
+    let store = dev.store_url();
     let mut cmd = crate::agency_cmd(tmp.path());
     cmd.args(["--json", "--rpc-url", &dev.url(), "--ipfs-api", &store])
         .args(["serve", "--listen", "127.0.0.1:0"]);

@@ -100,28 +100,19 @@ async fn heavy_calls_burn_at_most_a_block_of_gas_and_leave_the_async_threads_fre
     let client = reqwest::Client::new();
     let greedy = serde_json::json!({"jsonrpc":"2.0","id":1,"method":"eth_call",
         "params":[{"data": "0x5b600056", "gas": "0xffffffffffffffff"}]});
-    let answer: serde_json::Value = client
-        .post(&url)
-        .json(&greedy)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("JSON");
+    let answer_to = |request: &serde_json::Value| {
+        let post = client.post(&url).json(request).send();
+        async move {
+            let answer = post.await.expect("post");
+            answer.json::<serde_json::Value>().await.expect("JSON")
+        }
+    };
+    let answer = answer_to(&greedy).await;
     assert_eq!(
         answer["error"]["message"], "gas limit exceeds the block gas limit",
         "{answer}"
     );
-    let answer: serde_json::Value = client
-        .post(&url)
-        .json(&call)
-        .send()
-        .await
-        .expect("post")
-        .json()
-        .await
-        .expect("JSON");
+    let answer = answer_to(&call).await;
     let message = answer["error"]["message"].as_str().expect("an error");
     assert!(
         message.contains(&format!(
