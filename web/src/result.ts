@@ -49,8 +49,14 @@ export function frameResult(html: string, allowedCids: string[], origin: string)
   };
   for (const meta of doc.querySelectorAll("meta[http-equiv]")) {
     if (/refresh/i.test(meta.getAttribute("http-equiv") ?? "")) {
-      const target = /url\s*=\s*['"]?([^'";]+)/i.exec(meta.getAttribute("content") ?? "")?.[1];
-      blocked.add(target ? new URL(target.trim(), `${origin}/`).href : "a refresh of the frame");
+      const target = /url\s*=\s*['"]?([^'";]+)/i.exec(meta.getAttribute("content") ?? "")?.[1]?.trim();
+      let where = "a refresh of the frame";
+      try {
+        if (target) where = new URL(target, `${origin}/`).href;
+      } catch {
+        where = `a refresh to ${target}`;
+      }
+      blocked.add(where);
       meta.remove();
     }
   }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 const INDEX: &str = include_str!("../../../web/dist/index.html");
 const APP_JS: &str = include_str!("../../../web/dist/app.js");
 const APP_CSS: &str = include_str!("../../../web/dist/app.css");
+const WORKER_JS: &str = include_str!("../../../web/dist/worker.js");
 
 /// What the app reads at `/api/config`: the contract, the chain id, the dev accounts (addresses
 /// and keys, `agency dev` only; `[]` otherwise) and the default limits of a job spec.
@@ -26,26 +27,29 @@ pub(crate) fn config(agency: Address, chain_id: u64, dev_accounts: Value) -> Val
     })
 }
 
-/// The page's Content-Security-Policy. Scripts only from this origin; `'unsafe-eval'` because
-/// the browser agent's Web Worker (a `blob:` worker, which inherits this policy) evaluates
-/// the job's code; inline styles and `data:` images for HTML results, which the result frame
-/// inherits this policy into and narrows further (`web/src/main.ts`); no plugins, no
-/// `<base>`, and no framing by any other page (clickjacking).
-pub(crate) const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-eval'; \
+/// The page's Content-Security-Policy: scripts only from this origin (no inline script, no
+/// `eval`); inline styles and `data:` images for HTML results, which the result frame inherits
+/// this policy into and narrows further (`web/src/result.ts`); no plugins, no `<base>`, and no
+/// framing by any other page (clickjacking).
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' data: blob:; \
-    font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; \
+    font-src 'self' data:; connect-src 'self'; worker-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The job worker's policy (`web/src/worker.js`, the browser agent's executor): it may
+/// evaluate the job's code and reach nothing else: no fetch, no `import()`, no nested worker.
+pub(crate) const WORKER_CSP: &str = "default-src 'none'; script-src 'unsafe-eval'";
 
 /// The dapp's routes. `config` ([`config`]) is served at `/api/config`. `chain` answers
 /// `/rpc`, `store` serves `/api/v0/*` and `/ipfs/*`.
 pub(crate) fn router(config: Value, chain: Router, store: Router) -> Router {
-    let asset = |mime: &'static str, body: &'static str| {
+    let asset = |mime: &'static str, csp: &'static str, body: &'static str| {
         get(move || async move {
             (
                 [
                     (header::CONTENT_TYPE, mime),
                     (header::CACHE_CONTROL, "no-cache"),
-                    (header::CONTENT_SECURITY_POLICY, CSP),
+                    (header::CONTENT_SECURITY_POLICY, csp),
                     (header::X_FRAME_OPTIONS, "DENY"),
                     (header::REFERRER_POLICY, "no-referrer"),
                 ],
@@ -55,9 +59,16 @@ pub(crate) fn router(config: Value, chain: Router, store: Router) -> Router {
         })
     };
     Router::new()
-        .route("/", asset("text/html; charset=utf-8", INDEX))
-        .route("/app.js", asset("text/javascript; charset=utf-8", APP_JS))
-        .route("/app.css", asset("text/css; charset=utf-8", APP_CSS))
+        .route("/", asset("text/html; charset=utf-8", CSP, INDEX))
+        .route(
+            "/app.js",
+            asset("text/javascript; charset=utf-8", CSP, APP_JS),
+        )
+        .route("/app.css", asset("text/css; charset=utf-8", CSP, APP_CSS))
+        .route(
+            "/worker.js",
+            asset("text/javascript; charset=utf-8", WORKER_CSP, WORKER_JS),
+        )
         .route(
             "/api/config",
             get(move || async move { axum::Json(config) }),

@@ -11,9 +11,9 @@
 //! - **Guarded** ([`Guard`]): a web page on another site cannot use the listener. A request
 //!   that can change something (any method but GET and HEAD, and every WebSocket handshake)
 //!   and carries an `Origin` must come from the listener's own origin or one the operator
-//!   listed (which also get CORS answers); a listener bound to loopback answers only `Host`
-//!   names that cannot be rebound by DNS (IP literals, `localhost`). Every answer carries
-//!   `X-Content-Type-Options: nosniff`.
+//!   listed (which also get CORS answers); a listener answers only `Host` names that cannot
+//!   be rebound by DNS (IP literals, `localhost`) and the names the operator lists (as geth's
+//!   `--http.vhosts`). Every answer carries `X-Content-Type-Options: nosniff`.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -59,12 +59,18 @@ impl Default for Bounds {
     }
 }
 
-/// Which web pages may use a listener, beyond its own origin.
+/// How long a stopping server waits for open requests before it closes their connections.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Which web pages may use a listener, beyond its own origin, and by which names.
 #[derive(Debug, Clone, Default)]
 pub struct Guard {
     /// Origins (`https://app.example`) whose pages may call this listener; they get CORS
     /// answers. `*` allows every page.
     pub origins: Vec<String>,
+    /// Host names the listener answers besides IP literals and `localhost` (geth's
+    /// `--http.vhosts`): the names clients and a reverse proxy use for it. `*` answers any.
+    pub hosts: Vec<String>,
 }
 
 /// Serves `app` on `listener`, [bounded](Bounds) and [guarded](Guard), until `shutdown`
@@ -132,7 +138,16 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stopping.send(true);
-    while connections.join_next().await.is_some() {}
+    // Open requests get a grace period; a client that stopped reading its answer does not hold
+    // the shutdown.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(%local, open = connections.len(), "closing connections still open after the grace period");
+        connections.abort_all();
+    }
     Ok(())
 }
 
@@ -147,7 +162,9 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 impl Guard {
     fn apply(&self, app: Router, local: SocketAddr) -> Router {
         let check = Arc::new(Check {
-            loopback: local.ip().is_loopback(),
+            local,
+            any_host: self.hosts.iter().any(|h| h == "*"),
+            hosts: self.hosts.iter().map(|h| name_of(h)).collect(),
             any_origin: self.origins.iter().any(|o| o == "*"),
             origins: self.origins.clone(),
         });
@@ -190,7 +207,9 @@ impl Guard {
 }
 
 struct Check {
-    loopback: bool,
+    local: SocketAddr,
+    any_host: bool,
+    hosts: Vec<String>,
     any_origin: bool,
     origins: Vec<String>,
 }
@@ -201,14 +220,16 @@ impl Check {
             .headers()
             .get(header::HOST)
             .and_then(|h| h.to_str().ok());
-        if self.loopback
+        if !self.any_host
             && let Some(host) = host
             && !rebind_proof(host)
+            && !self.hosts.contains(&name_of(host))
         {
             return Err(format!(
-                "refused: this server listens on loopback and answers requests for its own \
-                 address only, not for {host:?} (a DNS-rebinding page would look like this); \
-                 use http://127.0.0.1:<port> or http://localhost:<port>\n"
+                "refused: this server answers requests for its IP addresses and localhost, \
+                 not for {host:?} (a DNS-rebinding page would look like this); use \
+                 http://{}/ or let the name in with --allowed-host\n",
+                self.local
             ));
         }
         // Reads change nothing and a page cannot read another origin's answer without CORS;
@@ -238,28 +259,34 @@ impl Check {
     }
 }
 
+/// A `Host`'s name: no port, no trailing dot, lower case.
+fn name_of(host: &str) -> String {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// A `Host` whose name DNS cannot point elsewhere: an IP literal, `localhost` or a name under
 /// it (browsers resolve those to loopback themselves).
 fn rebind_proof(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => {
-            return rest
-                .split(']')
-                .next()
-                .is_some_and(|ip| ip.parse::<IpAddr>().is_ok());
-        }
-        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
-    };
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest
+            .split(']')
+            .next()
+            .is_some_and(|ip| ip.parse::<IpAddr>().is_ok());
+    }
+    let name = name_of(host);
     name.parse::<IpAddr>().is_ok() || name == "localhost" || name.ends_with(".localhost")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::rebind_proof;
+    use super::{name_of, rebind_proof};
 
     #[test]
-    fn only_names_dns_cannot_rebind_pass_on_loopback() {
+    fn only_names_dns_cannot_rebind_pass() {
         for ok in [
             "127.0.0.1:8545",
             "127.0.0.1",
@@ -271,6 +298,8 @@ mod tests {
         ] {
             assert!(rebind_proof(ok), "{ok}");
         }
+        assert_eq!(name_of("Agency.Example.:8547"), "agency.example");
+        assert_eq!(name_of("agency.example"), "agency.example");
         for bad in [
             "evil.example:8545",
             "localhost.evil.example",

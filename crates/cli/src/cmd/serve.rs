@@ -132,9 +132,13 @@ pub(crate) async fn run(
 
 /// A JSON-RPC answer of errors only: one for a request, one per request of a batch.
 fn refuse(request: &Value, code: i64, message: &str) -> Response {
+    // Ids are echoed as JSON-RPC allows them (number, string, null), anything else as null.
     let error = |r: &Value| {
-        json!({"jsonrpc": "2.0", "id": r.get("id").cloned().unwrap_or(Value::Null),
-               "error": {"code": code, "message": message}})
+        let id = match r.get("id") {
+            Some(id @ (Value::Number(_) | Value::String(_))) => id.clone(),
+            _ => Value::Null,
+        };
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
     };
     let body = match request {
         Value::Array(batch) => Value::Array(batch.iter().map(error).collect()),
@@ -158,27 +162,38 @@ async fn relay(
         return refuse(&Value::Null, -32700, "parse error: the body is not JSON");
     };
     let requests = match &request {
+        Value::Array(batch) if batch.len() > agency_devchain::MAX_BATCH => {
+            let message = format!(
+                "batch too large: {} requests, at most {}",
+                batch.len(),
+                agency_devchain::MAX_BATCH
+            );
+            return refuse(&Value::Null, -32600, &message);
+        }
         Value::Array(batch) => batch.iter().collect(),
         single => vec![single],
     };
-    let refused: Vec<String> = requests
+    // One fixed-size message, whatever the batch holds (naming every refused method in every
+    // answer would grow the answer with the square of the batch).
+    let refused = requests
         .iter()
         .map(|r| r.get("method").and_then(Value::as_str).unwrap_or(""))
-        .filter(|m| !RELAYED.contains(m))
-        .map(|m| format!("{m:?}"))
-        .collect();
-    if !refused.is_empty() {
+        .find(|m| !RELAYED.contains(m));
+    if let Some(first) = refused {
+        let shown: String = first.chars().take(64).collect();
         let message = format!(
-            "method not relayed by agency serve: {} (it relays chain reads and \
-             eth_sendRawTransaction only)",
-            refused.join(", ")
+            "method not relayed by agency serve: {shown:?} (it relays chain reads and \
+             eth_sendRawTransaction only; a batch holding such a method is refused whole)"
         );
         return refuse(&request, -32601, &message);
     }
+    // The node gets exactly what was checked: the parsed request, written again (a parser
+    // that read duplicate keys differently cannot disagree with this check).
+    let checked = serde_json::to_vec(&request).expect("JSON values serialize");
     let sent = client
         .post(upstream)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
+        .body(checked)
         .timeout(std::time::Duration::from_secs(30))
         .send()
         .await;

@@ -32,6 +32,13 @@ pub(crate) struct ServeOpts {
     /// a request another site's page sends is refused.
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     pub(crate) cors_origins: Vec<String>,
+
+    /// A host name these servers answer besides their IP addresses and localhost (the name
+    /// clients or a reverse proxy use, as geth's --http.vhosts); repeatable, `*` for any. Other
+    /// names are refused: a page that points its own name at this machine (DNS rebinding)
+    /// would use one.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub(crate) allowed_hosts: Vec<String>,
 }
 
 fn parse_origin(text: &str) -> Result<String, String> {
@@ -61,6 +68,7 @@ impl ServeOpts {
     pub(crate) fn guard(&self) -> Guard {
         Guard {
             origins: self.cors_origins.clone(),
+            hosts: self.allowed_hosts.clone(),
         }
     }
 

@@ -159,7 +159,7 @@ fn pages_of_other_sites_cannot_use_a_local_market() {
     assert_eq!(status(&page), 200);
     let lower = page.to_lowercase();
     for header in [
-        "content-security-policy: default-src 'self'; script-src 'self' 'unsafe-eval';",
+        "content-security-policy: default-src 'self'; script-src 'self';",
         "frame-ancestors 'none'",
         "x-frame-options: deny",
         "x-content-type-options: nosniff",
@@ -315,6 +315,15 @@ fn agency_serve_relays_reads_only_and_never_names_its_node() {
         assert!(!answer.contains("\"result\""), "{answer}");
     }
     assert_eq!(block_number(&chain), before, "nothing was mined or warped");
+    // A batch of 5,000 refused requests (about 10 KB) gets an answer that grows with the
+    // batch, not with its square; a batch over the node's limit is refused unsent.
+    let zeros = format!("[{}]", vec!["0"; 5000].join(","));
+    let (code, answer) = relay(&zeros);
+    assert_eq!(code, 200);
+    assert!(answer.len() < 5000 * 300, "{} bytes answered", answer.len());
+    let big = format!("[{}]", vec![BLOCK_NUMBER; 1001].join(","));
+    let (_, answer) = relay(&big);
+    assert!(answer.contains("batch too large"), "{answer}");
     let answer = send(
         &web,
         &format!("POST /rpc HTTP/1.1\r\nHost: {web}\r\nContent-Type: text/plain"),
@@ -352,13 +361,24 @@ fn agency_serve_takes_uploads_only_when_allowed_and_only_up_to_its_limit() {
             "4096",
             "--cors-origin",
             "https://app.example",
-        ]);
+        ])
+        .args(["--allowed-host", "agency.internal"]);
     let (mut server, doc) = crate::chain::spawn_with_doc(cmd);
     assert_eq!(doc["store_writes"], true);
     let web = addr(doc["url"].as_str().unwrap());
 
     let answer = add(&web, "", &[7u8; 1000]);
     assert_eq!(status(&answer), 200, "{answer}");
+    // The name the operator lets in is answered; another is not.
+    let port = web.rsplit(':').next().unwrap();
+    for (name, expected) in [("agency.internal", 200), ("other.internal", 403)] {
+        let answer = send(
+            &web,
+            &format!("GET /api/config HTTP/1.1\r\nHost: {name}:{port}"),
+            b"",
+        );
+        assert_eq!(status(&answer), expected, "{name}: {answer}");
+    }
     let answer = add(&web, "", &[7u8; 10_000]);
     assert_eq!(status(&answer), 413, "{answer}");
 

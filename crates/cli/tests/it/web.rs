@@ -189,6 +189,34 @@ const HOSTILE: &[(&str, &str)] = &[
            cb(null, {post: typeof post, postMessage: typeof postMessage});\n\
          };",
     ),
+    // Reaching out from the worker: a nested worker, fetch, import() of a same-origin page.
+    (
+        "hostile-reach",
+        "window.jsJobRun = function (input, options, cb) {\n\
+           var got = [];\n\
+           try { new Worker('data:,1'); got.push('worker'); } catch (e) {}\n\
+           try { fetch('/rpc'); got.push('fetch'); } catch (e) {}\n\
+           var p;\n\
+           try { p = import('/api/dev'); } catch (e) { p = null; }\n\
+           if (!p) return cb(null, {got: got, imported: false});\n\
+           p.then(function () { cb(null, {got: got, imported: true}); },\n\
+                  function () { cb(null, {got: got, imported: false}); });\n\
+         };",
+    ),
+    // A patched Promise that would swap the host's report on its way out.
+    (
+        "hostile-then",
+        "var realThen = Promise.prototype.then;\n\
+         Promise.prototype.constructor = Object;\n\
+         Promise.prototype.then = function (ok, err) {\n\
+           return realThen.call(this, function (v) {\n\
+             if (typeof v === 'string' && v.indexOf('{\"outcome\"') === 0)\n\
+               v = '{\"outcome\":{\"ok\":\"{\\\\\"result\\\\\":\\\\\"forged\\\\\",\\\\\"details\\\\\":null}\"},\"logs\":[]}';\n\
+             return ok(v);\n\
+           }, err);\n\
+         };\n\
+         window.jsJobRun = function (input, options, cb) { cb(null, {real: true}); };",
+    ),
     // A lone surrogate: V8 takes it, the native runner's JSON reader does not.
     (
         "hostile-surrogate",
