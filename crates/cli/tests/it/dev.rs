@@ -62,6 +62,22 @@ impl Dev {
         self.doc["rpc_url"].as_str().unwrap().to_owned()
     }
 
+    /// Starts `agency serve ARGS` on a free port for this market's store, in front of the node
+    /// at `rpc_url`; returns it and the document it prints.
+    pub(crate) fn serve(&self, rpc_url: &str, args: &[&str]) -> (Child, Value) {
+        let mut cmd = agency_cmd(&self.dir);
+        cmd.args([
+            "--json",
+            "--rpc-url",
+            rpc_url,
+            "--ipfs-api",
+            &self.store_url(),
+        ])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args);
+        crate::chain::spawn_with_doc(cmd)
+    }
+
     /// The store's server (`--ipfs-api` takes it): its API URL without `/api/v0`.
     pub(crate) fn store_url(&self) -> String {
         self.doc["store_api"]

@@ -280,14 +280,10 @@ fn agency_serve_relays_reads_only_and_never_names_its_node() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &["--workers", "0"]);
     let chain = addr(&dev.url());
-    let store = dev.store_url();
     // A provider's URL with its key in it.
     let secret = "s3cr3t-api-key";
     let node = format!("http://{secret}@{chain}/");
-    let mut cmd = crate::agency_cmd(tmp.path());
-    cmd.args(["--json", "--rpc-url", &node, "--ipfs-api", &store])
-        .args(["serve", "--listen", "127.0.0.1:0"]);
-    let (mut server, doc) = crate::chain::spawn_with_doc(cmd);
+    let (mut server, doc) = dev.serve(&node, &[]);
     let web = addr(doc["url"].as_str().unwrap());
     let relay = |body: &str| {
         let answer = send(
@@ -352,18 +348,18 @@ fn agency_serve_relays_reads_only_and_never_names_its_node() {
 fn agency_serve_takes_uploads_only_when_allowed_and_only_up_to_its_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &["--workers", "0"]);
-    let store = dev.store_url();
-    let mut cmd = crate::agency_cmd(tmp.path());
-    cmd.args(["--json", "--rpc-url", &dev.url(), "--ipfs-api", &store])
-        .args(["serve", "--listen", "127.0.0.1:0", "--allow-writes"])
-        .args([
+    let (mut server, doc) = dev.serve(
+        &dev.url(),
+        &[
+            "--allow-writes",
             "--max-upload",
             "4096",
             "--cors-origin",
             "https://app.example",
-        ])
-        .args(["--allowed-host", "agency.internal"]);
-    let (mut server, doc) = crate::chain::spawn_with_doc(cmd);
+            "--allowed-host",
+            "agency.internal",
+        ],
+    );
     assert_eq!(doc["store_writes"], true);
     let web = addr(doc["url"].as_str().unwrap());
 

@@ -104,10 +104,7 @@ fn serve_gives_the_ui_for_any_node_and_store_on_one_origin() {
     let tmp = tempfile::tempdir().unwrap();
     let dev = Dev::start(tmp.path(), &["--workers", "0"]);
     let store = dev.store_url();
-    let mut cmd = crate::agency_cmd(tmp.path());
-    cmd.args(["--json", "--rpc-url", &dev.url(), "--ipfs-api", &store])
-        .args(["serve", "--listen", "127.0.0.1:0"]);
-    let (mut server, doc) = crate::chain::spawn_with_doc(cmd);
+    let (mut server, doc) = dev.serve(&dev.url(), &[]);
     let url = doc["url"].as_str().unwrap().to_owned();
 
     let page = http(&format!("{url}/"), "GET", "");
