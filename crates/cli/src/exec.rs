@@ -28,6 +28,26 @@ pub(crate) fn job_process() -> Result<QuickJsExecutor> {
     ))
 }
 
+/// The child-process executor of a long-running agent (`agency worker`, `agency dev`): its
+/// zygote started now, so that a broken job program fails at start, and the sandbox its job
+/// processes get said on stderr, each layer the kernel refused as a warning.
+pub(crate) fn agent_job_process() -> Result<QuickJsExecutor> {
+    let exec = job_process()?;
+    let report = exec
+        .sandbox()
+        .expect("a child-process executor")
+        .context("starting the job processes' zygote")?;
+    for (layer, why) in &report.refused {
+        tracing::warn!(
+            "job sandbox: the kernel refused {} ({why}); jobs run without it",
+            layer.describe()
+        );
+    }
+    let applied: Vec<&str> = report.applied.iter().map(|l| l.describe()).collect();
+    tracing::info!("job sandbox: {}", applied.join(", "));
+    Ok(exec)
+}
+
 /// One executor per runtime in `runtimes` (each one this build offers); Chromium at `chromium`
 /// for the browser runtime.
 #[cfg_attr(
@@ -41,7 +61,7 @@ pub(crate) async fn executors(
     let mut out: Vec<Arc<dyn Executor>> = Vec::new();
     for runtime in runtimes {
         out.push(match runtime {
-            Runtime::QuickJs => Arc::new(job_process()?),
+            Runtime::QuickJs => Arc::new(agent_job_process()?),
             #[cfg(feature = "browser")]
             Runtime::Browser => Arc::new(
                 agency_runner::BrowserExecutor::launch(chromium)

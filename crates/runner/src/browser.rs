@@ -30,6 +30,30 @@ pub const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
 const PAGE_HOST: &str = include_str!("browser_host.js");
 
+/// Writes `<profile>/launch`, which starts `chromium` with only `HOME` (the profile), `PATH`,
+/// `TZ` and `LC_ALL` in its environment.
+fn scrubbed_launcher(
+    profile: &std::path::Path,
+    chromium: &std::path::Path,
+) -> std::io::Result<PathBuf> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let quote =
+        |path: &std::path::Path| format!("'{}'", path.display().to_string().replace('\'', r"'\''"));
+    let script = format!(
+        "#!/bin/sh\nexec /usr/bin/env -i HOME={} PATH=/usr/bin:/bin TZ=UTC LC_ALL=C {} \"$@\"\n",
+        quote(profile),
+        quote(chromium)
+    );
+    let path = profile.join("launch");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o700)
+        .open(&path)?
+        .write_all(script.as_bytes())?;
+    Ok(path)
+}
+
 /// Runs jobs in pages of one headless Chromium.
 #[derive(Debug)]
 pub struct BrowserExecutor {
@@ -58,8 +82,12 @@ impl BrowserExecutor {
             .prefix("agency-chromium-")
             .tempdir()
             .map_err(|e| browser_err(&e))?;
+        // Chromium gets none of the agent's environment (its key may be there): it starts
+        // through a script in its profile that clears the environment and execs it.
+        let launcher =
+            scrubbed_launcher(profile.path(), &executable).map_err(|e| browser_err(&e))?;
         let config = BrowserConfig::builder()
-            .chrome_executable(&executable)
+            .chrome_executable(&launcher)
             .user_data_dir(profile.path())
             .no_sandbox()
             .args([

@@ -20,6 +20,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::{
     Executor, JobRun, RunnerError, run_in_process,
+    sandbox::{Sandbox, SandboxReport},
     zygote::{ForkError, JobProcess, Zygote},
 };
 
@@ -90,6 +91,16 @@ impl ChildPool {
         }
     }
 
+    /// The sandbox report of the zygote, starting it if there is none.
+    fn report(&self) -> std::io::Result<SandboxReport> {
+        let mut zygote = self.zygote.lock().expect("zygote lock");
+        let running = match zygote.as_mut() {
+            Some(running) => running,
+            None => zygote.insert(Zygote::start(&self.program, &self.args)?),
+        };
+        Ok(running.report().clone())
+    }
+
     /// Returns a started child (a waiting one if any) and starts replacements in the background.
     fn take(self: &Arc<Self>) -> std::io::Result<(JobProcess, bool)> {
         let waiting = self.warm.lock().expect("pool lock").pop();
@@ -125,6 +136,45 @@ enum ChildReply {
     Envelope(String),
     WallClock(Duration),
     Engine(String),
+    /// Written by the handler of `SIGXCPU` ([`on_cpu_limit`]).
+    CpuTime,
+}
+
+/// What [`on_cpu_limit`] writes: [`ChildReply::CpuTime`] as JSON.
+const CPU_TIME_REPLY: &[u8] = b"\"CpuTime\"";
+
+/// The handler of `SIGXCPU`, the CPU rlimit's signal: replies [`ChildReply::CpuTime`] and exits.
+/// Only async-signal-safe calls: `write` of a constant and `_exit`.
+extern "C" fn on_cpu_limit(_: libc::c_int) {
+    #[allow(
+        unsafe_code,
+        reason = "the two calls a signal handler may make; see SAFETY"
+    )]
+    // SAFETY: write of a static buffer to the reply's descriptor, then _exit; both are
+    // async-signal-safe and touch no state of the interrupted code.
+    unsafe {
+        libc::write(1, CPU_TIME_REPLY.as_ptr().cast(), CPU_TIME_REPLY.len());
+        libc::_exit(4);
+    }
+}
+
+/// Makes the CPU rlimit's `SIGXCPU` end the process with a [`ChildReply::CpuTime`] instead of
+/// a signal death the executor could not tell from a crash.
+fn reply_on_cpu_limit() -> std::io::Result<()> {
+    #[allow(unsafe_code, reason = "sigaction has no wrapper in rustix; see SAFETY")]
+    // SAFETY: a zeroed sigaction with a valid handler and an empty mask is a valid argument;
+    // the handler only makes async-signal-safe calls.
+    let rc = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_cpu_limit as *const () as libc::sighandler_t;
+        libc::sigemptyset(&raw mut action.sa_mask);
+        libc::sigaction(libc::SIGXCPU, &raw const action, std::ptr::null_mut())
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 impl QuickJsExecutor {
@@ -152,6 +202,17 @@ impl QuickJsExecutor {
     /// Runs jobs in this process, on tokio's blocking pool.
     pub fn in_process() -> Self {
         Self { pool: None }
+    }
+
+    /// The layers job processes run in (see [`crate::sandbox`]), starting the zygote to learn
+    /// them: `None` in process, where a job has only its QuickJS runtime around it.
+    pub fn sandbox(&self) -> Option<Result<SandboxReport, RunnerError>> {
+        let pool = self.pool.as_ref()?;
+        Some(
+            pool.report().map_err(|e| {
+                RunnerError::Process(format!("starting {}: {e}", pool.program.display()))
+            }),
+        )
     }
 
     /// The pid of the zygote the job processes are forked from: `None` in process, and until
@@ -217,6 +278,9 @@ async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, Runne
         }),
         Ok(ChildReply::WallClock(after)) => Err(RunnerError::WallClock { after }),
         Ok(ChildReply::Engine(e)) => Err(RunnerError::Engine(e)),
+        Ok(ChildReply::CpuTime) => Err(RunnerError::CpuTime {
+            after: Duration::from_secs(cpu_seconds(&job)),
+        }),
         Err(_) => {
             let stderr = String::from_utf8_lossy(&stderr);
             let stderr = stderr.trim();
@@ -237,46 +301,101 @@ async fn run_child(pool: &Arc<ChildPool>, job: JobRun) -> Result<Envelope, Runne
 ///
 /// Started with a socket as stdin it is the executor's zygote (see [`crate::zygote`]) and forks
 /// job processes on request. Otherwise it is one job process: it reads a [`JobRun`] (JSON) from
-/// stdin, limits itself, runs the job in QuickJS and writes the reply to stdout.
+/// stdin, limits and locks itself down ([`crate::sandbox`]), runs the job in QuickJS and writes
+/// the reply to stdout.
 pub fn child_main() -> ExitCode {
+    child_main_with(serve_one)
+}
+
+fn child_main_with(job: fn(&Sandbox) -> ExitCode) -> ExitCode {
     let stdin = std::io::stdin();
     let is_socket = fstat(&stdin).is_ok_and(|st| FileType::from_raw_mode(st.st_mode).is_socket());
     if !is_socket {
-        return serve_one();
+        return job(&Sandbox::prepare());
     }
     match rustix::io::dup(&stdin) {
-        Ok(socket) => crate::zygote::serve(socket, serve_one),
+        Ok(socket) => crate::zygote::serve(socket, job),
         Err(e) => child_failed(&format!("taking the zygote's socket: {e}")),
     }
 }
 
-/// One job process: see [`child_main`].
-fn serve_one() -> ExitCode {
+/// The start of every job process: reads its job, sets its rlimits and enters the sandbox.
+fn take_job(sandbox: &Sandbox) -> Result<JobRun, ExitCode> {
     let mut request = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut request) {
-        return child_failed(&format!("reading the job: {e}"));
+        return Err(child_failed(&format!("reading the job: {e}")));
     }
     let job: JobRun = match serde_json::from_slice(&request) {
         Ok(job) => job,
-        Err(e) => return child_failed(&format!("the job is not valid: {e}")),
+        Err(e) => return Err(child_failed(&format!("the job is not valid: {e}"))),
     };
     if let Err(e) = limit_self(&job) {
-        return child_failed(&format!("setting rlimits: {e}"));
+        return Err(child_failed(&format!("setting rlimits: {e}")));
     }
+    if let Err(e) = sandbox.enter() {
+        return Err(child_failed(&format!("entering the sandbox: {e}")));
+    }
+    Ok(job)
+}
+
+/// One job process: see [`child_main`].
+fn serve_one(sandbox: &Sandbox) -> ExitCode {
+    let job = match take_job(sandbox) {
+        Ok(job) => job,
+        Err(code) => return code,
+    };
     let reply = match crate::engine::run_on_main_thread(&job) {
-        Ok(envelope) => ChildReply::Envelope(
-            String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"),
-        ),
+        Ok(envelope) => envelope_reply(&envelope),
         Err(RunnerError::WallClock { after }) => ChildReply::WallClock(after),
         Err(e) => ChildReply::Engine(e.to_string()),
     };
+    write_reply(&reply)
+}
+
+fn envelope_reply(envelope: &Envelope) -> ChildReply {
+    ChildReply::Envelope(
+        String::from_utf8(envelope.canonical_bytes()).expect("canonical JSON is UTF-8"),
+    )
+}
+
+fn write_reply(reply: &ChildReply) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    let written = serde_json::to_writer(&mut stdout, &reply)
+    let written = serde_json::to_writer(&mut stdout, reply)
         .map_err(std::io::Error::from)
         .and_then(|()| stdout.flush());
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(3),
+    }
+}
+
+/// A job program for this crate's tests that runs an attacker instead of the job: each job
+/// process enters the sandbox as [`child_main`]'s do, then tries what an engine exploit would
+/// try against the agent whose pid is the job's input (`{"agent": pid}`), and replies with an
+/// envelope whose result says how each attempt ended. See [`crate::sandbox::probe`].
+///
+/// With `seccomp` false the job processes skip the seccomp program, to show what the other
+/// layers stop on their own.
+#[cfg(feature = "test-utils")]
+pub fn probe_main(seccomp: bool) -> ExitCode {
+    fn probe_one(sandbox: &Sandbox) -> ExitCode {
+        let job = match take_job(sandbox) {
+            Ok(job) => job,
+            Err(code) => return code,
+        };
+        let result = crate::sandbox::probe(&job.input);
+        write_reply(&envelope_reply(&Envelope {
+            outcome: Ok(agency_primitives::Success {
+                result,
+                details: serde_json::Value::Null,
+            }),
+            logs: Vec::new(),
+        }))
+    }
+    if seccomp {
+        child_main_with(probe_one)
+    } else {
+        child_main_with(|sandbox| probe_one(&sandbox.without_seccomp()))
     }
 }
 
@@ -286,6 +405,12 @@ fn child_failed(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The CPU rlimit of a job process, in seconds: just past the wall-clock cap, so that it only
+/// catches work the wall-clock meter cannot see (a native builtin that runs long).
+fn cpu_seconds(job: &JobRun) -> u64 {
+    job.wall_clock.as_secs() + 1
+}
+
 /// Caps this process: address space (the job's memory plus overhead), CPU seconds (the
 /// wall-clock cap), no core dumps, no files written, a handful of descriptors.
 fn limit_self(job: &JobRun) -> std::io::Result<()> {
@@ -293,7 +418,8 @@ fn limit_self(job: &JobRun) -> std::io::Result<()> {
         current: Some(n),
         maximum: Some(n),
     };
-    let cpu = job.wall_clock.as_secs() + 1;
+    let cpu = cpu_seconds(job);
+    reply_on_cpu_limit()?;
     setrlimit(
         Resource::As,
         cap(job.limits.memory.saturating_add(AS_OVERHEAD)),

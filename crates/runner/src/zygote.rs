@@ -7,7 +7,9 @@
 //! limits itself before reading it, as an exec'd one did.
 //!
 //! The protocol runs over a Unix stream socket that is the zygote's stdin (which is how the job
-//! program tells it is a zygote, see [`crate::child_main`]), one exchange at a time:
+//! program tells it is a zygote, see [`crate::child_main`]). The zygote first prepares the
+//! sandbox its forks inherit ([`crate::sandbox`]) and sends its [`SandboxReport`]: its length as
+//! 4 little-endian bytes, then JSON. Then one exchange at a time:
 //!
 //! - the executor sends one byte with three descriptors attached (`SCM_RIGHTS`): the read end
 //!   of the new process's stdin pipe and the write ends of its stdout and stderr pipes;
@@ -46,14 +48,22 @@ use tokio::{
     net::unix::pipe::{Receiver, Sender},
 };
 
+use crate::sandbox::{Sandbox, SandboxReport};
+
 /// How often an idle zygote reaps its exited children.
 const REAP_EVERY: Duration = Duration::from_millis(200);
+
+/// How long a starting zygote may take to send its sandbox report.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest sandbox report a zygote may send.
+const MAX_HELLO: u32 = 64 << 10;
 
 /// The executor's handle on a running zygote.
 #[derive(Debug)]
 pub(crate) struct Zygote {
     process: std::process::Child,
     socket: UnixStream,
+    report: SandboxReport,
 }
 
 /// Why a fork request failed.
@@ -78,11 +88,41 @@ impl Zygote {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        Ok(Self { process, socket })
+        let mut zygote = Self {
+            process,
+            socket,
+            report: SandboxReport::default(),
+        };
+        // Dropping the half-started zygote kills it.
+        zygote.report = zygote.hello()?;
+        Ok(zygote)
+    }
+
+    /// Reads the sandbox report a zygote sends first.
+    fn hello(&mut self) -> io::Result<SandboxReport> {
+        use std::io::Read;
+        let unexpected = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+        self.socket.set_read_timeout(Some(HELLO_TIMEOUT))?;
+        let mut len = [0u8; 4];
+        self.socket.read_exact(&mut len)?;
+        let len = u32::from_le_bytes(len);
+        if len > MAX_HELLO {
+            return Err(unexpected("the zygote's sandbox report is too long"));
+        }
+        let mut text = vec![0; len as usize];
+        self.socket.read_exact(&mut text)?;
+        self.socket.set_read_timeout(None)?;
+        serde_json::from_slice(&text)
+            .map_err(|_| unexpected("the zygote's sandbox report is unreadable"))
     }
 
     pub(crate) fn pid(&self) -> u32 {
         self.process.id()
+    }
+
+    /// The sandbox the zygote's job processes run in.
+    pub(crate) fn report(&self) -> &SandboxReport {
+        &self.report
     }
 
     /// Asks the zygote for a new job process.
@@ -199,10 +239,18 @@ fn received_fds(control: &mut RecvAncillaryBuffer<'_>) -> Vec<OwnedFd> {
         .collect()
 }
 
-/// The zygote's loop: forks a job process per request until the socket closes. In each forked
-/// child it returns too, with the exit code of `job` (which serves the one job).
-pub(crate) fn serve(socket: OwnedFd, job: fn() -> ExitCode) -> ExitCode {
+/// The zygote's loop: prepares the sandbox, sends its report, then forks a job process per
+/// request until the socket closes. In each forked child it returns too, with the exit code of
+/// `job` (which serves the one job, in `sandbox`).
+pub(crate) fn serve(socket: OwnedFd, job: fn(&Sandbox) -> ExitCode) -> ExitCode {
     let every = Timespec::try_from(REAP_EVERY).expect("a small duration");
+    let sandbox = Sandbox::prepare();
+    let report = serde_json::to_vec(sandbox.report()).expect("a report serializes");
+    let len = u32::try_from(report.len()).expect("a short report");
+    let hello = [&len.to_le_bytes()[..], &report].concat();
+    if rustix::io::write(&socket, &hello) != Ok(hello.len()) {
+        return ExitCode::from(2);
+    }
     loop {
         reap();
         let mut ready = [PollFd::new(&socket, PollFlags::IN)];
@@ -246,7 +294,7 @@ pub(crate) fn serve(socket: OwnedFd, job: fn() -> ExitCode) -> ExitCode {
                     .and_then(|()| rustix::stdio::dup2_stderr(&stderr));
                 drop((stdin, stdout, stderr));
                 return match placed {
-                    Ok(()) => job(),
+                    Ok(()) => job(&sandbox),
                     Err(_) => ExitCode::from(2),
                 };
             }

@@ -151,7 +151,7 @@ pub(crate) async fn run(
         store: Some(store),
         agents: args.workers,
         liars: args.lying_workers,
-        executor: Some(Arc::new(crate::exec::job_process()?)),
+        executor: Some(Arc::new(crate::exec::agent_job_process()?)),
         worker: WorkerConfig {
             concurrency: args.concurrency as usize,
             stake: args.stake,

@@ -8,6 +8,7 @@ mod browser;
 mod determinism;
 mod envelopes;
 mod fixtures;
+mod sandbox;
 mod zygote;
 
 use std::{path::PathBuf, sync::Arc};
