@@ -54,6 +54,9 @@ async function (seedHex, timestamp, prelude, code, input, options) {
     random: () => Number(next() >> 11n) * 2 ** -53,
     libm1: unary,
     libm2: { pow: m.pow, atan2: m.atan2, hypot: m.hypot },
+    // No fuel here: V8 runs until the wall-clock cap (browser jobs are not replicated).
+    charge: () => false,
+    workPerTick: 1,
     log: (level, message) => {
       logs[logCount++] = { __proto__: null, level: toStr(level), message: toStr(message) };
     },
@@ -102,4 +105,4 @@ async function (seedHex, timestamp, prelude, code, input, options) {
   }
   return report();
 }
-`;const e=self,u=Object.prototype.hasOwnProperty,c=Object.getPrototypeOf,s=n=>{for(let t=e;t;t=c(t))u.call(t,n)&&delete t[n]};for(const n of["fetch","XMLHttpRequest","WebSocket","EventSource","WebTransport","importScripts","Worker","SharedWorker"])s(n);const o=e.postMessage.bind(e);s("postMessage");const d=Promise.prototype.then,p=(0,eval)(`(${i})`);let r=!1;e.onmessage=n=>{if(r)return;r=!0,e.onmessage=null;const t=n.data;let a;try{a=p(t.seedHex,t.timestampMs,t.prelude,t.code,t.input,t.options)}catch{o("");return}d.call(a,l=>o(typeof l=="string"?l:""),()=>o(""))}})();
+`;const e=self,u=Object.prototype.hasOwnProperty,c=Object.getPrototypeOf,s=t=>{for(let n=e;n;n=c(n))u.call(n,t)&&delete n[t]};for(const t of["fetch","XMLHttpRequest","WebSocket","EventSource","WebTransport","importScripts","Worker","SharedWorker"])s(t);const o=e.postMessage.bind(e);s("postMessage");const p=Promise.prototype.then,d=(0,eval)(`(${i})`);let r=!1;e.onmessage=t=>{if(r)return;r=!0,e.onmessage=null;const n=t.data;let a;try{a=d(n.seedHex,n.timestampMs,n.prelude,n.code,n.input,n.options)}catch{o("");return}p.call(a,l=>o(typeof l=="string"?l:""),()=>o(""))}})();

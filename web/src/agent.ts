@@ -128,7 +128,8 @@ export class BrowserAgent {
       if (acc.balance < t.collateral) return;
       if (!meetsReputation(t.minReputation, score(acc))) return;
       const spec = await this.spec(posted.specs[index]);
-      if (spec.runtime !== "quickjs") return;
+      // A spec without `engine` is for the first engine, as the Rust agents read it.
+      if (spec.runtime !== "quickjs" || (spec.engine ?? 1) !== config.engine) return;
       await this.send("claim", [t, BigInt(index)]);
       const after = await jobOf(t, index);
       const slot = after.slots.findIndex((s) => s.phase === Phase.Claimed && s.agent === this.address);

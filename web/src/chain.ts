@@ -34,6 +34,9 @@ export interface Config {
   dev_accounts: { address: Address; private_key: Hex }[];
   /** The default limits of a job spec (the runner's). */
   limits: Limits;
+  /** The QuickJS engine version this build runs: what the post form writes into a spec, and the
+   * only one the browser agent runs. */
+  engine: number;
 }
 
 export interface Posted {

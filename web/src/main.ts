@@ -252,6 +252,7 @@ function postPage() {
         input: inputCid,
         options: {},
         runtime: "quickjs",
+        engine: config.engine,
         limits: config.limits,
         seed,
         timestamp: Date.now(),

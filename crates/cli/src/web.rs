@@ -17,13 +17,15 @@ const APP_CSS: &str = include_str!("../../../web/dist/app.css");
 const WORKER_JS: &str = include_str!("../../../web/dist/worker.js");
 
 /// What the app reads at `/api/config`: the contract, the chain id, the dev accounts (addresses
-/// and keys, `agency dev` only; `[]` otherwise) and the default limits of a job spec.
+/// and keys, `agency dev` only; `[]` otherwise), the default limits of a job spec and the engine
+/// version this build runs (what the post form writes and the browser agent accepts).
 pub(crate) fn config(agency: Address, chain_id: u64, dev_accounts: Value) -> Value {
     json!({
         "agency": agency,
         "chain_id": chain_id,
         "dev_accounts": dev_accounts,
         "limits": Limits::default(),
+        "engine": agency_primitives::ENGINE_VERSION,
     })
 }
 

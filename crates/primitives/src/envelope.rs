@@ -174,8 +174,9 @@ impl Envelope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// CPU budget in fuel units: one unit per QuickJS interrupt check (about every 10,000
-    /// bytecode branches and calls).
+    /// CPU budget in fuel units: one unit per QuickJS interrupt check (every 10,000 calls and
+    /// loop back edges), plus what native builtins, promise jobs and timers are charged for
+    /// their work (engine 2, [`crate::ENGINE_VERSION`]).
     pub fuel: u64,
     /// Bytes the JavaScript heap may allocate.
     pub memory: u64,

@@ -19,4 +19,4 @@ pub use cids::{
 };
 pub use envelope::{Envelope, ErrorKind, JobError, Limits, LogEntry, Success};
 pub use runtime::{Runtime, UnknownRuntime};
-pub use spec::{JobSpec, SPEC_VERSION, SpecError, hex32, parse_hex32};
+pub use spec::{ENGINE_VERSION, JobSpec, SPEC_VERSION, SpecError, hex32, parse_hex32};

@@ -14,6 +14,18 @@ use crate::{Block, CODEC_RAW, Limits, Runtime, cids::check_supported};
 /// The spec format this build writes and runs.
 pub const SPEC_VERSION: u32 = 1;
 
+/// The version of the QuickJS engine's semantics this build runs: the engine, the prelude and
+/// the meters' units together, everything that decides a `quickjs` job's envelope besides the
+/// spec. Agents run only `quickjs` jobs that name it, so agents of two releases never outvote
+/// each other on a job whose envelope the release decides.
+///
+/// 1: v1 (fuel counted interrupt checks only). 2: native builtins, promise jobs and timers are
+/// charged fuel for their work (docs/security.md, "Fuel measures work").
+pub const ENGINE_VERSION: u32 = 2;
+
+/// The engine a spec without an `engine` field was written for.
+const FIRST_ENGINE: u32 = 1;
+
 /// A job spec (design.md §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +43,9 @@ pub struct JobSpec {
     pub options: Value,
     /// Which executor runs the job.
     pub runtime: Runtime,
+    /// The engine version a `quickjs` job is for ([`ENGINE_VERSION`]); 1 when absent.
+    #[serde(default = "first_engine")]
+    pub engine: u32,
     /// Deterministic limits every agent enforces.
     pub limits: Limits,
     /// Seed of `Math.random`, 64 hex digits.
@@ -38,6 +53,10 @@ pub struct JobSpec {
     pub seed: [u8; 32],
     /// What `Date.now()` returns, in milliseconds since the epoch.
     pub timestamp: i64,
+}
+
+fn first_engine() -> u32 {
+    FIRST_ENGINE
 }
 
 fn empty_object() -> Value {
@@ -65,6 +84,7 @@ impl JobSpec {
             input,
             options: empty_object(),
             runtime: Runtime::QuickJs,
+            engine: ENGINE_VERSION,
             limits: Limits::default(),
             seed: [0; 32],
             timestamp: 0,
@@ -162,7 +182,7 @@ mod tests {
         let text = std::str::from_utf8(&bytes).unwrap();
         assert!(
             text.starts_with(
-                r#"{"code":"QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH","input":"bafkrei"#
+                r#"{"code":"QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH","engine":2,"input":"bafkrei"#
             ),
             "{text}"
         );
@@ -191,6 +211,16 @@ mod tests {
         v["code"] = "not-a-cid".into();
         assert!(JobSpec::from_bytes(&serde_json::to_vec(&v).unwrap()).is_err());
         assert!(JobSpec::from_bytes(b"\xff").is_err());
+    }
+
+    #[test]
+    fn a_spec_names_its_engine_and_one_without_is_for_the_first() {
+        let v: Value = serde_json::from_slice(&spec().canonical_bytes()).unwrap();
+        assert_eq!(v["engine"], ENGINE_VERSION);
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("engine");
+        let parsed = JobSpec::from_bytes(&serde_json::to_vec(&old).unwrap()).unwrap();
+        assert_eq!(parsed.engine, 1);
     }
 
     #[test]

@@ -54,6 +54,9 @@ async function (seedHex, timestamp, prelude, code, input, options) {
     random: () => Number(next() >> 11n) * 2 ** -53,
     libm1: unary,
     libm2: { pow: m.pow, atan2: m.atan2, hypot: m.hypot },
+    // No fuel here: V8 runs until the wall-clock cap (browser jobs are not replicated).
+    charge: () => false,
+    workPerTick: 1,
     log: (level, message) => {
       logs[logCount++] = { __proto__: null, level: toStr(level), message: toStr(message) };
     },

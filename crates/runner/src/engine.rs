@@ -269,6 +269,14 @@ fn run_here(job: &JobRun) -> Result<Envelope, RunnerError> {
 
 /// Installs the host functions and the prelude, loads the script, calls `jsJobRun` and runs the
 /// event loop until the job calls back, a meter trips or nothing is left to run.
+/// The fraction of a tick prelude.js weighs native work in: its weights are sixteenths.
+pub(crate) const WORK_PER_TICK: u64 = 16;
+/// Ticks charged per promise job run, beyond the ticks of its own calls: what makes an `await`
+/// loop cost the CPU time per unit of fuel a plain loop does (BENCHMARKS.md, "Fuel").
+pub(crate) const PROMISE_JOB_TICKS: u64 = 44;
+/// Ticks charged per timer fired, beyond the ticks of its own calls (as above).
+pub(crate) const TIMER_TICKS: u64 = 44;
+
 fn drive(
     ctx: &Context,
     rt: &Runtime,
@@ -316,6 +324,10 @@ fn drive(
             if !checked(ran)? {
                 break;
             }
+            // A promise job costs the host more than the ticks its calls count.
+            if meter.charge(PROMISE_JOB_TICKS) {
+                return Err(Stop::Tripped);
+            }
         }
         let more = ctx.with(|ctx| {
             let fail = |e: JsError| classify(&ctx, e, meter, state);
@@ -327,6 +339,10 @@ fn drive(
         });
         if !checked(more)? {
             return Ok(());
+        }
+        // So does a timer.
+        if meter.charge(TIMER_TICKS) {
+            return Err(Stop::Tripped);
         }
     }
 }
@@ -402,6 +418,17 @@ fn host_object<'js>(
         Function::new(ctx.clone(), |x: f64, y: f64| libm::hypot(x, y))?,
     )?;
     host.set("libm2", libm2)?;
+
+    // Native work the interrupt checks do not count (see prelude.js), in ticks.
+    let m = meter.clone();
+    host.set(
+        "charge",
+        Function::new(ctx.clone(), move |ticks: f64| {
+            // A negative or NaN count is a bug of the prelude's, and charges nothing.
+            m.charge(if ticks > 0.0 { ticks as u64 } else { 0 })
+        })?,
+    )?;
+    host.set("workPerTick", WORK_PER_TICK as f64)?;
 
     // Once a meter has tripped, nothing the job reports counts.
     let (s, m) = (state.clone(), meter.clone());

@@ -13,7 +13,9 @@
 //!   is evaluated by QuickJS itself and is not covered; use `Math.pow` in replicated jobs.)
 //! - **No locale, no GC observability**: no `Intl`; `WeakRef` and `FinalizationRegistry` are
 //!   removed. Only source text is accepted, never bytecode.
-//! - **Limits in deterministic units**: fuel counts QuickJS interrupt checks, memory counts the
+//! - **Limits in deterministic units**: fuel counts QuickJS interrupt checks (a check per
+//!   10,000 calls and loop back edges) plus the work native builtins, promise jobs and timers
+//!   are charged for (prelude.js; the engine version, `ENGINE_VERSION`), memory counts the
 //!   bytes the engine requests from its allocator (each rounded up to 8; QuickJS's small-object
 //!   arenas count whole), stack bounds recursion, output bounds the canonical envelope. Each has
 //!   its error kind (`fuel`, `memory`, `stack`, `output-too-large`).
@@ -32,7 +34,9 @@
 //! # Isolation
 //! Each job gets a fresh runtime with no filesystem, network, process or environment access.
 //! [`QuickJsExecutor`] runs it in a child process with rlimits (address space, CPU seconds,
-//! open files), so an engine bug cannot take the agent down. Job processes are forked from a
+//! open files), so an engine bug cannot take the agent down, and locks that process down
+//! (Linux): an own uid, no network namespace, not dumpable, `no_new_privs`, only its three
+//! pipes, and a seccomp allowlist ([`SandboxReport`] says which layers the kernel granted). Job processes are forked from a
 //! zygote started once ([`zygote`]), so each job's process starts as an already-loaded copy; a
 //! job cannot reach the next one's, which is a fork of the zygote, not of it. The price: all forks
 //! share the zygote's address-space layout (as Android's app zygote does), which weakens ASLR
@@ -45,6 +49,7 @@ mod engine;
 mod meter;
 mod quickjs;
 mod rng;
+mod sandbox;
 pub mod zygote;
 
 #[cfg(feature = "browser")]
@@ -62,7 +67,10 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "browser")]
 pub use browser::{BrowserExecutor, DEFAULT_CHROMIUM};
 pub use engine::{Report, ReportOutcome, envelope_of_report, run_in_process};
+#[cfg(feature = "test-utils")]
+pub use quickjs::probe_main;
 pub use quickjs::{QuickJsExecutor, child_main};
+pub use sandbox::{JOB_UID, Layer, SandboxReport};
 
 /// One job to run: everything that determines its envelope, plus the host's safety net.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +121,11 @@ pub enum RunnerError {
     /// The host's wall-clock cap was reached.
     #[error("the job ran past the wall-clock cap of {after:?}")]
     WallClock { after: Duration },
+    /// The job process used up the CPU time its rlimit allows: the local backstop behind the
+    /// wall-clock cap, for work no meter saw. Never an envelope (CPU time differs between
+    /// machines) and never worth a retry here.
+    #[error("the job used up this machine's CPU-time backstop of {after:?}")]
+    CpuTime { after: Duration },
     /// The engine could not be set up.
     #[error("JavaScript engine error: {0}")]
     Engine(String),

@@ -53,9 +53,14 @@ impl Trip {
     }
 }
 
+/// Ticks in a unit of fuel: one tick per countdown step of QuickJS's interrupt counter (a
+/// call or a loop's back edge), which checks in every 10,000.
+pub(crate) const TICKS_PER_FUEL: u64 = 10_000;
+
 /// The meters of one run, shared by the interrupt handler, the allocator and the host functions.
 #[derive(Debug)]
 pub(crate) struct Meter {
+    /// In ticks.
     fuel_used: AtomicU64,
     pub(crate) fuel_limit: u64,
     memory_used: AtomicU64,
@@ -91,15 +96,27 @@ impl Meter {
     /// The interrupt handler: one unit of fuel per check, then the cap. True means stop,
     /// and stays true once any meter has tripped.
     pub(crate) fn interrupt(&self) -> bool {
-        if self.tripped().is_some() {
-            return true;
-        }
-        if self.fuel_used.fetch_add(1, Ordering::Relaxed) + 1 > self.fuel_limit {
-            self.trip(Trip::Fuel);
+        if self.charge(TICKS_PER_FUEL) {
             return true;
         }
         if Instant::now() > self.deadline {
             self.trip(Trip::WallClock);
+            return true;
+        }
+        false
+    }
+
+    /// Charges `ticks` of work the interrupt checks do not see (a native builtin's loop, a
+    /// promise job, a timer); [`TICKS_PER_FUEL`] make a unit. True means stop: the fuel ran out
+    /// now or a meter tripped before.
+    pub(crate) fn charge(&self, ticks: u64) -> bool {
+        if self.tripped().is_some() {
+            return true;
+        }
+        let used = self.fuel_used.load(Ordering::Relaxed).saturating_add(ticks);
+        self.fuel_used.store(used, Ordering::Relaxed);
+        if used > self.fuel_limit.saturating_mul(TICKS_PER_FUEL) {
+            self.trip(Trip::Fuel);
             return true;
         }
         false
@@ -207,6 +224,17 @@ mod tests {
 
     fn meter(fuel: u64, memory: u64) -> Arc<Meter> {
         Meter::new(fuel, memory, Instant::now() + Duration::from_secs(60))
+    }
+
+    #[test]
+    fn charged_work_and_interrupt_checks_draw_on_the_same_fuel() {
+        let m = meter(2, 1 << 20);
+        assert!(!m.charge(TICKS_PER_FUEL / 2));
+        assert!(!m.interrupt(), "1.5 units used of 2");
+        assert!(!m.charge(TICKS_PER_FUEL / 2), "exactly 2: not over");
+        assert!(m.charge(1), "one tick past the limit");
+        assert_eq!(m.tripped(), Some(Trip::Fuel));
+        assert!(m.charge(0) && m.interrupt(), "final once tripped");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agency_primitives::{
-    Block, CODEC_RAW, Cid, Envelope, ErrorKind, JobSpec, Limits, Runtime, raw_cid,
+    Block, CODEC_RAW, Cid, ENGINE_VERSION, Envelope, ErrorKind, JobSpec, Limits, Runtime, raw_cid,
 };
 use agency_runner::{Executor, JobRun};
 use agency_store::{BlockStore, StoreError};
@@ -57,6 +57,12 @@ impl Work {
                 "runtime \"{}\" is not one this agent runs ({})",
                 parsed.runtime,
                 self.runtimes()
+            ));
+        }
+        if parsed.runtime == Runtime::QuickJs && parsed.engine != ENGINE_VERSION {
+            return Err(format!(
+                "spec {cid}: engine {} is not the one this agent runs ({ENGINE_VERSION})",
+                parsed.engine
             ));
         }
         // The code and input must be there, and not too large, before anything is claimed:

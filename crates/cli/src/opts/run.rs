@@ -9,7 +9,8 @@ use clap::Args;
 /// A job's deterministic limits (`agency run`, `agency job post`).
 #[derive(Debug, Args)]
 pub(crate) struct LimitOpts {
-    /// Fuel: CPU budget in QuickJS interrupt checks (about 17,000 per second of busy loop here).
+    /// Fuel: CPU budget in deterministic units (interrupt checks plus the charged work of
+    /// builtins, promise jobs and timers; about 13,000 per second of any work here).
     #[arg(long, default_value_t = Limits::default().fuel, value_name = "N")]
     fuel: u64,
     /// Memory the JavaScript heap may allocate, in bytes.

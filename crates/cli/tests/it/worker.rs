@@ -105,7 +105,7 @@ fn a_worker_killed_mid_job_resumes_from_its_journal_and_is_paid() {
     let code = add(dir.path(), "job.js", SLOW, false);
     let input = add(dir.path(), "input.json", r#"{"n": 100}"#, false);
     let spec = format!(
-        r#"{{"version":1,"code":"{code}","input":"{input}","options":{{}},"runtime":"quickjs","limits":{{"fuel":100000,"memory":67108864,"stack":524288,"output":1048576}},"seed":"07","timestamp":0}}"#
+        r#"{{"version":1,"code":"{code}","input":"{input}","options":{{}},"runtime":"quickjs","engine":2,"limits":{{"fuel":100000,"memory":67108864,"stack":524288,"output":1048576}},"seed":"07","timestamp":0}}"#
     );
     let spec_cid = add(dir.path(), "spec.json", &spec, true);
     let digest = format!("0x{}", sha256_hex(spec.as_bytes()));

@@ -397,3 +397,80 @@ async fn the_parent_reads_any_envelope_the_child_writes() {
         assert_eq!(texts[0].1, texts[1].1, "depth {depth}: {texts:?}");
     }
 }
+
+/// Native builtins pay for their work. Each job loops over a builtin that walks or builds a
+/// large operand, so QuickJS's own checks see one call per million elements; before builtins
+/// were charged, the `indexOf` loop used under 10 fuel and ran into the CPU rlimit. With 1,000
+/// units each ends in `fuel`, on both executors, and well before the wall-clock cap.
+#[tokio::test(flavor = "multi_thread")]
+async fn loops_of_native_work_run_out_of_fuel() {
+    let loops = [
+        (
+            "array indexOf",
+            "const a = new Array(1e6).fill(0); for (;;) a.indexOf(1);",
+        ),
+        (
+            "string indexOf",
+            "const s = 'a'.repeat(1e6); for (;;) s.includes('b');",
+        ),
+        (
+            "a string method on an object",
+            "const o = { toString() { return big; } }; const big = 'a'.repeat(1e6); for (;;) String.prototype.indexOf.call(o, 'b');",
+        ),
+        (
+            "slice",
+            "const a = new Array(1e5).fill(0); for (;;) a.slice();",
+        ),
+        (
+            "JSON",
+            "const a = new Array(1e5).fill(1); for (;;) JSON.parse(JSON.stringify(a));",
+        ),
+        (
+            "sort",
+            "const a = new Array(1e4).fill(0).map((_, k) => (k * 7919) % 10007); for (;;) a.slice().sort();",
+        ),
+        (
+            "typed arrays",
+            "const t = new Float64Array(1e6); for (;;) t.fill(1).indexOf(2);",
+        ),
+        (
+            "apply",
+            "const a = new Array(6e4).fill(1); for (;;) Math.max.apply(null, a);",
+        ),
+    ];
+    for (exec_name, exec) in executors() {
+        for (name, body) in loops {
+            let mut j = job(&format!("window.jsJobRun = function () {{ {body} }};"));
+            j.limits.fuel = 1_000;
+            j.wall_clock = Duration::from_secs(60);
+            let started = std::time::Instant::now();
+            let (env, text) = run(exec.as_ref(), j).await;
+            assert_eq!(
+                env.outcome.as_ref().err().map(|e| e.kind),
+                Some(ErrorKind::Fuel),
+                "{exec_name} {name}: {text}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{exec_name} {name}: {:?} for 1,000 fuel",
+                started.elapsed()
+            );
+        }
+    }
+}
+
+/// Work no meter sees (the engine's substring search is quadratic in a crafted needle) runs into
+/// the job process's CPU rlimit: the executor says so, and it is neither an envelope nor a
+/// crash worth retrying.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cpu_rlimit_is_a_backstop_not_a_crash() {
+    let (_, child) = executors().pop().unwrap();
+    let mut j = job(
+        "window.jsJobRun = function () { const s = 'a'.repeat(1 << 20); s.indexOf('a'.repeat(1 << 19) + 'b'); };",
+    );
+    j.limits.fuel = u64::MAX;
+    j.wall_clock = Duration::from_secs(1);
+    let err = child.run(j).await.unwrap_err();
+    assert!(matches!(err, RunnerError::CpuTime { .. }), "{err:?}");
+    assert!(!err.is_retryable(), "{err}");
+}
