@@ -43,7 +43,14 @@ pub(crate) fn agent_job_process() -> Result<QuickJsExecutor> {
             layer.describe()
         );
     }
-    let applied: Vec<&str> = report.applied.iter().map(|l| l.describe()).collect();
+    let applied: Vec<String> = report
+        .applied
+        .iter()
+        .map(|&l| match l {
+            agency_runner::Layer::OwnUid => format!("{} ({})", l.describe(), report.uid),
+            _ => l.describe().to_owned(),
+        })
+        .collect();
     tracing::info!("job sandbox: {}", applied.join(", "));
     Ok(exec)
 }

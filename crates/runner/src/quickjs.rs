@@ -71,13 +71,8 @@ impl ChildPool {
         let mut zygote = self.zygote.lock().expect("zygote lock");
         let mut restarted = false;
         loop {
-            let running = match zygote.as_mut() {
-                Some(running) => running,
-                None => {
-                    restarted = true;
-                    zygote.insert(Zygote::start(&self.program, &self.args)?)
-                }
-            };
+            restarted |= zygote.is_none();
+            let running = self.running(&mut zygote)?;
             match running.fork() {
                 Ok(process) => return Ok(process),
                 Err(ForkError::Failed(e)) => return Err(e),
@@ -94,11 +89,15 @@ impl ChildPool {
     /// The sandbox report of the zygote, starting it if there is none.
     fn report(&self) -> std::io::Result<SandboxReport> {
         let mut zygote = self.zygote.lock().expect("zygote lock");
-        let running = match zygote.as_mut() {
-            Some(running) => running,
-            None => zygote.insert(Zygote::start(&self.program, &self.args)?),
-        };
-        Ok(running.report().clone())
+        Ok(self.running(&mut zygote)?.report().clone())
+    }
+
+    /// The zygote, started first if there is none.
+    fn running<'z>(&self, zygote: &'z mut Option<Zygote>) -> std::io::Result<&'z mut Zygote> {
+        match zygote {
+            Some(running) => Ok(running),
+            None => Ok(zygote.insert(Zygote::start(&self.program, &self.args)?)),
+        }
     }
 
     /// Returns a started child (a waiting one if any) and starts replacements in the background.

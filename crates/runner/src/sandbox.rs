@@ -51,16 +51,6 @@ pub enum Layer {
 }
 
 impl Layer {
-    /// Every layer, in the order they are reported.
-    pub const ALL: [Layer; 6] = [
-        Layer::NoNewPrivs,
-        Layer::NotDumpable,
-        Layer::NoNetwork,
-        Layer::OwnUid,
-        Layer::ClosedDescriptors,
-        Layer::Seccomp,
-    ];
-
     /// What the layer is, in a few words.
     pub fn describe(self) -> &'static str {
         match self {
