@@ -43,7 +43,10 @@ reward=10000000000000000
 for a in "${acct[@]:1:3}"; do send "$a" 1ether 'deposit()' >/dev/null; done
 terms 1 1 3
 send "$req" $((3 * reward)) "post($TERMS,bytes32[])" "$terms" "$specs" >/dev/null
-for i in 0 1 2; do send "${acct[$((i + 1))]}" 0 "claimAndSubmit($TERMS,uint256,bytes32)" "$terms" $i 0x$(printf '%064x' 7) >/dev/null; done
+for i in 0 1 2; do
+  send "${acct[$((i + 1))]}" 0 "claim($TERMS,uint256)" "$terms" $i >/dev/null
+  send "${acct[$((i + 1))]}" 0 "submit($TERMS,uint256,uint256,bytes32)" "$terms" $i 0 0x$(printf '%064x' 7) >/dev/null
+done
 
 result=0x$(printf '%064x' 42)
 printf '%-44s %10s\n' "call (anvil receipts, steady state)" gasUsed
@@ -52,10 +55,6 @@ p=$(send "$req" $reward "post($TERMS,bytes32[])" "$terms" "$specs")
 c=$(send "${acct[1]}" 0 "claim($TERMS,uint256)" "$terms" 0)
 s=$(send "${acct[1]}" 0 "submit($TERMS,uint256,uint256,bytes32)" "$terms" 0 0 "$result")
 printf '%-44s %10s\n' "post r1" "$p" "claim r1" "$c" "submit r1" "$s" "= r1 post+claim+submit" $((p + c + s))
-terms 1 1 1
-p=$(send "$req" $reward "post($TERMS,bytes32[])" "$terms" "$specs")
-f=$(send "${acct[1]}" 0 "claimAndSubmit($TERMS,uint256,bytes32)" "$terms" 0 "$result")
-printf '%-44s %10s\n' "claimAndSubmit r1" "$f" "= r1 post+claimAndSubmit" $((p + f))
 terms 3 2 1
 sum=$(send "$req" $reward "post($TERMS,bytes32[])" "$terms" "$specs")
 job=$("$bin/cast" call --rpc-url "$rpc" "$agency" "jobIdOf($TERMS,uint256)(bytes32)" "$terms" 0)
@@ -64,10 +63,12 @@ for i in 1 2; do
   g=$(send "${acct[$i]}" 0 "claimAndCommit($TERMS,uint256,bytes32)" "$terms" 0 "$c"); sum=$((sum + g))
   printf '%-44s %10s\n' "claimAndCommit r3 #$i" "$g"
 done
-g=$(send "${acct[3]}" 0 "claimAndReveal($TERMS,uint256,bytes32)" "$terms" 0 "$result"); sum=$((sum + g))
-printf '%-44s %10s\n' "claimAndReveal r3 #3" "$g"
+g=$(send "${acct[3]}" 0 "claim($TERMS,uint256)" "$terms" 0); sum=$((sum + g))
+printf '%-44s %10s\n' "claim r3 #3 (last)" "$g"
+g=$(send "${acct[3]}" 0 "revealLast($TERMS,uint256,uint256,bytes32)" "$terms" 0 2 "$result"); sum=$((sum + g))
+printf '%-44s %10s\n' "revealLast r3 #3" "$g"
 for i in 1 2; do
   g=$(send "${acct[$i]}" 0 "reveal($TERMS,uint256,uint256,bytes32,bytes32)" "$terms" 0 $((i - 1)) "$result" 0x$(printf '%064x' $i)); sum=$((sum + g))
   printf '%-44s %10s\n' "reveal r3 #$i" "$g"
 done
-printf '%-44s %10s\n' "= r3 post+2 claimAndCommit+claimAndReveal+2 reveal" "$sum"
+printf '%-44s %10s\n' "= r3 post+2 claimAndCommit+claim+revealLast+2 reveal" "$sum"

@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 /// @title IJobAgency
 /// @notice The JobAgency market's types, errors, events and calls: what clients (the Rust chain
-/// client, the web UI, the tests) build against. docs/protocol.md is the specification.
+/// client, the web UI, the tests) build against. docs/protocol.md is the specification (v2).
 interface IJobAgency {
     struct Terms {
         address requester;
@@ -60,6 +60,7 @@ interface IJobAgency {
     error NotRequester();
     error BadBatch();
     error BadSpec(uint256 index);
+    error DuplicateSpec(uint256 index);
     error ZeroReward();
     error ZeroAmount();
     error BadReplicas(uint256 replicas);
@@ -96,7 +97,7 @@ interface IJobAgency {
 
     event JobsPosted(bytes32 indexed batch, address indexed requester, Terms terms, bytes32[] specs);
     event Claimed(bytes32 indexed job, address indexed agent, uint256 slot, uint256 deadline);
-    event Released(bytes32 indexed job, address indexed agent, uint256 slot);
+    event Released(bytes32 indexed job, address indexed agent, uint256 slot, uint256 burned);
     event Evicted(bytes32 indexed job, address indexed agent, uint256 slot);
     event Committed(bytes32 indexed job, address indexed agent, uint256 slot, bytes32 commitment);
     event RevealsOpened(bytes32 indexed job, uint256 revealEnd);
@@ -115,6 +116,7 @@ interface IJobAgency {
     function MAX_BATCH() external view returns (uint256);
     function MAX_DURATION() external view returns (uint256);
     function MIN_WINDOW() external view returns (uint256);
+    function RELEASE_BURN_DIVISOR() external view returns (uint256);
 
     /// Posts `terms.count` jobs, one per spec digest, escrowing `reward` for each (§2).
     function post(Terms calldata t, bytes32[] calldata specDigests) external payable returns (bytes32);
@@ -137,7 +139,9 @@ interface IJobAgency {
     /// Claims one slot in each of the given jobs of a batch.
     function claimMany(Terms calldata t, uint256[] calldata indices) external returns (uint256[] memory slots);
 
-    /// Gives back a slot the caller claimed and cannot deliver (§2): collateral back, a miss counted.
+    /// Gives back a slot the caller claimed and cannot deliver (§2): a miss counted, and
+    /// collateral back but the release fee, which is burned: `collateral / RELEASE_BURN_DIVISOR`
+    /// times the share of the delivery window the slot was held.
     function release(Terms calldata t, uint256 index, uint256 slot) external;
 
     /// Delivers the result of an r = 1 job: the job is accepted and the caller paid.
@@ -145,9 +149,6 @@ interface IJobAgency {
 
     /// Submits results for several r = 1 jobs of a batch (each in slot 0).
     function submitMany(Terms calldata t, uint256[] calldata indices, bytes32[] calldata results) external;
-
-    /// Claims and submits in one transaction (r = 1), for an agent that ran the job first.
-    function claimAndSubmit(Terms calldata t, uint256 index, bytes32 result) external;
 
     /// Commits a sealed result (r > 1), `commitmentOf(jobId, caller, result, salt)`.
     function commit(Terms calldata t, uint256 index, uint256 slot, bytes32 commitment) external;
@@ -159,16 +160,14 @@ interface IJobAgency {
     /// committed, nobody is left who could copy the result, so it skips the commitment.
     function revealLast(Terms calldata t, uint256 index, uint256 slot, bytes32 result) external;
 
-    /// Claims the last free slot and reveals in one transaction (r > 1).
-    function claimAndReveal(Terms calldata t, uint256 index, bytes32 result) external returns (uint256 slot);
-
     /// Opens the caller's commitment; the last reveal finalizes the job.
     function reveal(Terms calldata t, uint256 index, uint256 slot, bytes32 result, bytes32 salt) external;
 
     /// Settles an r > 1 job whose reveals are over (§3).
     function finalize(Terms calldata t, uint256 index) external;
 
-    /// Evicts a claimed slot whose deadline passed undelivered: it reopens, the holder is slashed.
+    /// Evicts a claimed slot whose deadline passed undelivered, while claims are open (until the
+    /// deadline): it reopens, the holder is slashed.
     function evict(Terms calldata t, uint256 index, uint256 slot) external;
 
     /// Ends a job whose deadline passed without enough delivered work; refunds the requester.
@@ -195,6 +194,10 @@ interface IJobAgency {
 
     /// The address of agent number `agent` (0 for none).
     function agentAt(uint256 agent) external view returns (address);
+
+    /// Wei burned so far: slashed collateral and release fees. It stays in the contract, owed to
+    /// nobody (docs/protocol.md §8).
+    function burned() external view returns (uint256);
 
     /// How many agents have claimed at least once.
     function agentCount() external view returns (uint256);

@@ -4,8 +4,10 @@ pragma solidity 0.8.37;
 import {IJobAgency} from "./IJobAgency.sol";
 
 /// @title JobAgency
-/// @notice Agency's compute market: rewards in escrow, agent stakes, replicated execution with
-/// commit–reveal, a deadline on every waiting state, pull payments.
+/// @notice Agency's compute market (protocol v2): rewards in escrow, agent stakes, replicated
+/// execution with commit–reveal, a deadline on every waiting state, pull payments. No result
+/// digest is accepted from a sender that does not already hold its slot, and slashed collateral
+/// is burned, so nobody profits from a slash they engineered.
 /// @dev docs/protocol.md is the specification; "§n" below refers to its sections. Terms are not
 /// stored: every job call passes them again and the contract rehashes them into the id (§1, §9).
 /// Job state is packed into 64-bit cells, four to a storage word:
@@ -19,6 +21,11 @@ contract JobAgency is IJobAgency {
     uint256 public constant MAX_BATCH = 1024;
     uint256 public constant MAX_DURATION = 90 days;
     uint256 public constant MIN_WINDOW = 60;
+    /// A release burns `collateral / RELEASE_BURN_DIVISOR` times the share of the delivery window
+    /// the slot was held (§2): holding a slot by releasing and claiming again costs half the
+    /// collateral per window held, while an agent that gives a slot back soon after claiming it
+    /// pays little.
+    uint256 public constant RELEASE_BURN_DIVISOR = 2;
 
     /// Slash reasons in `Slashed` (§7).
     uint8 public constant SLASH_EVICTED = 0;
@@ -59,6 +66,8 @@ contract JobAgency is IJobAgency {
     mapping(address => uint256) private _accounts;
     mapping(uint256 => address) private _agentAt;
     uint256 private _agentCount;
+    /// Wei burned: slashed collateral and release fees. It stays in the contract, owed to nobody.
+    uint256 private _burned;
     bool private transient _locked;
 
     /// A job located: its id, its batch and its first cell.
@@ -77,8 +86,20 @@ contract JobAgency is IJobAgency {
         if (n == 0 || n > MAX_BATCH || specDigests.length != n || keccak256(abi.encodePacked(specDigests)) != t.specs) {
             revert BadBatch();
         }
+        uint256 batch = _batchOf(t);
+        if (_cells[batch] != 0) revert BatchExists(bytes32(batch));
         for (uint256 i; i < n; ++i) {
-            if (specDigests[i] == 0) revert BadSpec(i);
+            bytes32 d = specDigests[i];
+            if (d == 0) revert BadSpec(i);
+            // The batch's digests as a set in transient storage (EIP-1153), keyed by digest xor
+            // batch id, so another batch posted in the same transaction has a set of its own.
+            bool seen;
+            assembly ("memory-safe") {
+                let key := xor(d, batch)
+                seen := tload(key)
+                tstore(key, 1)
+            }
+            if (seen) revert DuplicateSpec(i);
         }
         if (t.reward == 0) revert ZeroReward();
         uint256 r = t.replicas;
@@ -95,8 +116,6 @@ contract JobAgency is IJobAgency {
         ) revert BadWindow();
         uint256 total = uint256(t.reward) * n;
         if (msg.value != total) revert WrongValue(total, msg.value);
-        uint256 batch = _batchOf(t);
-        if (_cells[batch] != 0) revert BatchExists(bytes32(batch));
 
         if (r == 1) {
             uint256 open4 = (OPEN << 60) | (OPEN << 124) | (OPEN << 188) | (OPEN << 252);
@@ -170,7 +189,8 @@ contract JobAgency is IJobAgency {
         _accounts[msg.sender] = acct;
     }
 
-    /// Gives back a slot the caller claimed and cannot deliver (§2): collateral back, a miss counted.
+    /// Gives back a slot the caller claimed and cannot deliver (§2): a miss counted, and
+    /// collateral back but the release fee (`_releaseFee`), which is burned.
     function release(Terms calldata t, uint256 index, uint256 slot) external {
         Job memory j = _job(t, index);
         uint256 head = _load(j.batch, j.base);
@@ -178,8 +198,10 @@ contract JobAgency is IJobAgency {
         uint256 ci = _slotCell(t, j, slot);
         uint256 c = _heldSlot(t, j, head, slot, ci, acct);
         _clearSlot(t, j, head, ci, c);
-        _accounts[msg.sender] = _bump(_add(acct, t.collateral), MISSED_SHIFT);
-        emit Released(j.id, msg.sender, slot);
+        uint256 fee = _releaseFee(t, c);
+        if (fee != 0) _burned += fee;
+        _accounts[msg.sender] = _bump(_add(acct, t.collateral - fee), MISSED_SHIFT);
+        emit Released(j.id, msg.sender, slot, fee);
     }
 
     /// Delivers the result of an r = 1 job: the job is accepted and the caller paid.
@@ -197,19 +219,13 @@ contract JobAgency is IJobAgency {
         _accounts[msg.sender] = acct;
     }
 
-    /// Claims and submits in one transaction (r = 1), for an agent that ran the job first.
-    function claimAndSubmit(Terms calldata t, uint256 index, bytes32 result) external {
-        Job memory j = _job(t, index);
-        (uint256 slot, uint256 acct) = _claim(t, j, _agentAccount());
-        _accounts[msg.sender] = _submit(t, j, slot, result, acct);
-    }
-
     /// Commits a sealed result (r > 1), `commitmentOf(jobId, caller, result, salt)`.
     function commit(Terms calldata t, uint256 index, uint256 slot, bytes32 commitment) external {
         _commit(t, _job(t, index), slot, commitment, _callerId());
     }
 
-    /// Claims and commits in one transaction (r > 1), for an agent that ran the job first.
+    /// Claims and commits in one transaction (r > 1), for an agent that ran the job first. Safe to
+    /// fuse: the commitment names its sender, so a copy holds a slot it can never reveal.
     function claimAndCommit(Terms calldata t, uint256 index, bytes32 commitment) external returns (uint256 slot) {
         Job memory j = _job(t, index);
         uint256 acct;
@@ -222,16 +238,6 @@ contract JobAgency is IJobAgency {
     /// committed, nobody is left who could copy the result, so it skips the commitment.
     function revealLast(Terms calldata t, uint256 index, uint256 slot, bytes32 result) external {
         _revealLast(t, _job(t, index), slot, result, _callerId());
-    }
-
-    /// Claims the last free slot and reveals in one transaction (r > 1).
-    function claimAndReveal(Terms calldata t, uint256 index, bytes32 result) external returns (uint256 slot) {
-        // Same shape as claimAndCommit; a shared helper returning the Job costs ≈ 300 gas a call.
-        Job memory j = _job(t, index);
-        uint256 acct;
-        (slot, acct) = _claim(t, j, _agentAccount());
-        _accounts[msg.sender] = acct;
-        _revealLast(t, j, slot, result, (acct >> ID_SHIFT) & MASK32);
     }
 
     /// Opens the caller's commitment; the last reveal finalizes the job.
@@ -271,11 +277,13 @@ contract JobAgency is IJobAgency {
         _finalize(t, j, head);
     }
 
-    /// Evicts a claimed slot whose deadline passed undelivered: it reopens, the holder is slashed.
+    /// Evicts a claimed slot whose deadline passed undelivered, while claims are open: it reopens,
+    /// the holder is slashed. After the deadline the job's settlement slashes it instead.
     function evict(Terms calldata t, uint256 index, uint256 slot) external {
         Job memory j = _job(t, index);
         uint256 head = _load(j.batch, j.base);
         _requireOpen(j, head);
+        if (block.timestamp > t.deadline) revert ClaimsClosed(j.id);
         if (slot >= t.replicas) revert NotEvictable(j.id, slot);
         uint256 ci = _slotCell(t, j, slot);
         uint256 c = ci == j.base ? head : _load(j.batch, ci);
@@ -285,7 +293,7 @@ contract JobAgency is IJobAgency {
         _clearSlot(t, j, head, ci, c);
         address agent = _agentAt[c & MASK32];
         _slash(j.id, t, agent, SLASH_EVICTED);
-        _credit(t.requester, t.collateral, 0);
+        _burn(t.collateral);
         emit Evicted(j.id, agent, slot);
     }
 
@@ -355,6 +363,11 @@ contract JobAgency is IJobAgency {
     /// The address of agent number `agent` (0 for none).
     function agentAt(uint256 agent) external view returns (address) {
         return _agentAt[agent];
+    }
+
+    /// Wei burned so far: slashed collateral and release fees (§8).
+    function burned() external view returns (uint256) {
+        return _burned;
     }
 
     /// How many agents have claimed at least once.
@@ -578,19 +591,20 @@ contract JobAgency is IJobAgency {
         if (block.timestamp <= t.deadline) revert TooEarly(j.id, t.deadline);
         uint256 r = t.replicas;
         if (r > 1 && ((head >> 8) & 0xFF) >= t.quorum) revert NotExpirable(j.id);
-        uint256 refund = t.reward;
+        uint256 slashed;
         for (uint256 i; i < r; ++i) {
             uint256 c = r == 1 ? head : _load(j.batch, j.base + 1 + i);
             uint256 phase = _phase(c);
             if (phase == CLAIMED) {
                 _slash(j.id, t, _agentAt[c & MASK32], SLASH_UNDELIVERED);
-                refund += t.collateral;
+                slashed += t.collateral;
             } else if (phase == COMMITTED) {
                 _credit(_agentAt[c & MASK32], t.collateral, 0);
             }
         }
         _store(j.batch, j.base, (head & ~STATUS_BITS) | (EXPIRED << 60));
-        _credit(t.requester, refund, 0);
+        _burn(slashed);
+        _credit(t.requester, t.reward, 0);
         emit Expired(j.id);
     }
 
@@ -605,14 +619,14 @@ contract JobAgency is IJobAgency {
             if (_phase(c) == REVEALED) digests[i] = _sealed[j.batch + j.base + 1 + i];
         }
         (bytes32 win, uint256 winners) = _tally(cells, digests, t.quorum);
-        uint256 slashed = _slashLosers(t, j, cells, digests, win, winners);
+        _burn(_slashLosers(t, j, cells, digests, win, winners));
         if (winners == 0) {
             _store(j.batch, j.base, (head & ~STATUS_BITS) | (NO_CONSENSUS << 60));
-            _credit(t.requester, uint256(t.reward) + slashed, 0);
+            _credit(t.requester, t.reward, 0);
             emit NoConsensus(j.id);
             return;
         }
-        _payWinners(t, cells, digests, win, winners, uint256(t.reward) + slashed);
+        _payWinners(t, cells, digests, win, winners, t.reward);
         _store(j.batch, j.base, (head & ~STATUS_BITS) | (ACCEPTED << 60));
         emit Accepted(j.id, win, winners);
     }
@@ -680,6 +694,21 @@ contract JobAgency is IJobAgency {
             if (votes >= quorum) return (digests[i], votes);
         }
         return (0, 0);
+    }
+
+    /// What releasing slot cell `c` burns now: `collateral / RELEASE_BURN_DIVISOR` times the share
+    /// of the delivery window elapsed, counted back from the slot deadline (`_heldSlot` checked
+    /// that it has not passed).
+    function _releaseFee(Terms calldata t, uint256 c) private view returns (uint256) {
+        uint256 left = t.deadline - ((c >> 32) & MASK24) - block.timestamp;
+        uint256 window = t.deliveryWindow;
+        uint256 held = left >= window ? 0 : window - left;
+        return uint256(t.collateral) * held / (RELEASE_BURN_DIVISOR * window);
+    }
+
+    /// Burns `amount` of slashed collateral (it already left its owner's balance at the claim).
+    function _burn(uint256 amount) private {
+        if (amount != 0) _burned += amount;
     }
 
     /// Counts a slash against `agent` (its collateral already left its balance at the claim).

@@ -113,7 +113,8 @@ contract AttackersTest is Fixture {
         vm.warp(agency.jobOf(t, 0).revealEnd + 1);
         agency.finalize(t, 0);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.NoConsensus), "no quorum");
-        assertEq(balanceOf(requester), REWARD + 2 * uint256(COLLATERAL), "refund and two slashes");
+        assertEq(balanceOf(requester), REWARD, "refund");
+        assertEq(agency.burned(), 2 * uint256(COLLATERAL), "two slashes burned");
         assertEq(balanceOf(agents[0]), STAKE, "lone revealer spared");
     }
 }

@@ -93,6 +93,13 @@ abstract contract Fixture is TestBase {
         slot = agency.claim(t, index);
     }
 
+    /// `a` claims job `index` (r = 1) and submits `result`: the honest delivery, two calls.
+    function deliverAs(address a, IJobAgency.Terms memory t, uint256 index, bytes32 result) internal {
+        uint256 slot = claimAs(a, t, index);
+        vm.prank(a);
+        agency.submit(t, index, slot, result);
+    }
+
     function saltOf(address a, uint256 index) internal pure returns (bytes32) {
         return keccak256(abi.encode("salt", a, index));
     }

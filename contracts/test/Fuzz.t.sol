@@ -96,10 +96,12 @@ contract FuzzTest is Fixture {
         o.winners = o.win == GOOD ? good : o.win == BAD ? bad : 0;
         IJobAgency.Status want = o.winners == 0 ? IJobAgency.Status.NoConsensus : IJobAgency.Status.Accepted;
         assertEq(uint256(statusOf(t, 0)), uint256(want), "status");
+        uint256 burnt;
         if (o.winners != 0) {
-            uint256 pot = uint256(t.reward) + uint256(t.collateral) * (t.replicas - o.winners);
-            o.share = pot / o.winners;
-            o.dust = pot - o.share * o.winners;
+            // Winners share the reward; every other slot's collateral is burned (§3).
+            o.share = uint256(t.reward) / o.winners;
+            o.dust = uint256(t.reward) - o.share * o.winners;
+            burnt = uint256(t.collateral) * (t.replicas - o.winners);
         }
         o.refund = t.reward;
         for (uint256 i; i < t.replicas; ++i) {
@@ -107,7 +109,7 @@ contract FuzzTest is Fixture {
             uint256 expected = STAKE - t.collateral;
             if (o.winners == 0) {
                 if (revealed) expected += t.collateral;
-                else o.refund += t.collateral;
+                else burnt += t.collateral;
             } else if (revealed && results[i] == o.win) {
                 expected += uint256(t.collateral) + o.share + o.dust;
                 o.dust = 0;
@@ -115,8 +117,9 @@ contract FuzzTest is Fixture {
             assertEq(balanceOf(agents[i]), expected, "agent balance");
         }
         assertEq(balanceOf(requester), o.winners == 0 ? o.refund : 0, "requester");
-        assertEq(totalBalances(), before + t.reward, "conservation");
-        assertEq(address(agency).balance, totalBalances(), "solvency");
+        assertEq(agency.burned(), burnt, "burned");
+        assertEq(totalBalances() + burnt, before + t.reward, "conservation");
+        assertEq(address(agency).balance, totalBalances() + burnt, "solvency");
     }
 
     /// An r = 1 job under any claim and delivery timing: delivered in time it pays; late, the
@@ -151,9 +154,17 @@ contract FuzzTest is Fixture {
             vm.prank(agents[0]);
             vm.expectRevert(err(IJobAgency.SlotLapsed.selector, id, 0));
             agency.submit(t, 0, 0, GOOD);
-            agency.evict(t, 0, 0);
+            if (block.timestamp <= t.deadline) {
+                agency.evict(t, 0, 0);
+            } else {
+                // Claims closed: no eviction; the expiry slashes it.
+                vm.expectRevert(err(IJobAgency.ClaimsClosed.selector, id));
+                agency.evict(t, 0, 0);
+                agency.expire(t, 0);
+                assertEq(balanceOf(requester), REWARD, "refund");
+            }
             assertEq(balanceOf(agents[0]), STAKE - COLLATERAL, "slashed");
-            assertEq(balanceOf(requester), COLLATERAL, "slash to requester");
+            assertEq(agency.burned(), COLLATERAL, "the slash is burned");
         }
     }
 

@@ -106,20 +106,28 @@ contract Handler is TestBase {
         all[9] = requesters[1];
     }
 
-    function snapshot() internal view returns (uint256[10] memory b) {
+    /// Index of the burned total in a snapshot, after the ten actors.
+    uint256 internal constant BURNT = 10;
+
+    function snapshot() internal view returns (uint256[11] memory b) {
         address[10] memory all = actors();
         for (uint256 i; i < 10; ++i) {
             b[i] = balanceOf(all[i]);
         }
+        b[BURNT] = agency.burned();
     }
 
-    /// Compares every actor's balance change with `expected` (indexed like `actors()`).
-    function expectDeltas(uint256[10] memory before, int256[10] memory expected, string memory what) internal {
+    /// Compares every actor's balance change with `expected` (indexed like `actors()`), and the
+    /// burned total's with `expected[BURNT]`.
+    function expectDeltas(uint256[11] memory before, int256[11] memory expected, string memory what) internal {
         address[10] memory all = actors();
         for (uint256 i; i < 10; ++i) {
             if (int256(balanceOf(all[i])) - int256(before[i]) != expected[i]) {
                 violate(string.concat(what, ": wrong balance change for actor ", vm.toString(i)));
             }
+        }
+        if (int256(agency.burned()) - int256(before[BURNT]) != expected[BURNT]) {
+            violate(string.concat(what, ": wrong amount burned"));
         }
     }
 
@@ -142,11 +150,11 @@ contract Handler is TestBase {
 
     /// Checks the money a job's settlement moved against docs/protocol.md §3, from the slots
     /// as they stand after it (settled jobs keep their cells and revealed digests).
-    function checkSettlement(IJobAgency.Terms memory t, uint256 index, uint256[10] memory before, bool wasTerminal)
+    function checkSettlement(IJobAgency.Terms memory t, uint256 index, uint256[11] memory before, bool wasTerminal)
         internal
     {
         IJobAgency.JobView memory v = observe(t, index);
-        int256[10] memory d;
+        int256[11] memory d;
         if (wasTerminal || uint256(v.status) < uint256(IJobAgency.Status.Accepted)) {
             return expectDeltas(before, d, "no settlement");
         }
@@ -158,7 +166,7 @@ contract Handler is TestBase {
         } else if (v.status == IJobAgency.Status.Expired) {
             d[req] = reward;
             for (uint256 i; i < v.slots.length; ++i) {
-                if (v.slots[i].phase == IJobAgency.Phase.Claimed) d[req] += coll;
+                if (v.slots[i].phase == IJobAgency.Phase.Claimed) d[BURNT] += coll;
                 if (v.slots[i].phase == IJobAgency.Phase.Committed) d[actorIndex(v.slots[i].agent)] += coll;
             }
         } else if (t.replicas == 1) {
@@ -169,7 +177,7 @@ contract Handler is TestBase {
         expectDeltas(before, d, "settlement");
     }
 
-    function _modelReplicated(IJobAgency.Terms memory t, IJobAgency.JobView memory v, int256[10] memory d, uint256 req)
+    function _modelReplicated(IJobAgency.Terms memory t, IJobAgency.JobView memory v, int256[11] memory d, uint256 req)
         internal
     {
         int256 coll = int256(uint256(t.collateral));
@@ -201,14 +209,16 @@ contract Handler is TestBase {
             int256 back = int256(uint256(t.reward));
             for (uint256 i; i < v.slots.length; ++i) {
                 if (v.slots[i].phase == IJobAgency.Phase.Revealed) d[actorIndex(v.slots[i].agent)] += coll;
-                else if (v.slots[i].phase != IJobAgency.Phase.Empty) back += coll;
+                else if (v.slots[i].phase != IJobAgency.Phase.Empty) d[BURNT] += coll;
             }
             d[req] += back;
             return;
         }
         if (winners == 0) return violate("accepted without a quorum");
         if (honestRevealsOfTruth >= t.quorum && win != truth(v.id)) violate("wrong result beat an honest quorum");
-        int256 pot = int256(uint256(t.reward)) + coll * int256(held - winners);
+        // Winners share the reward; every other held slot's collateral is burned.
+        d[BURNT] += coll * int256(held - winners);
+        int256 pot = int256(uint256(t.reward));
         int256 share = pot / int256(winners);
         int256 dust = pot - share * int256(winners);
         for (uint256 i; i < v.slots.length; ++i) {
@@ -254,7 +264,7 @@ contract Handler is TestBase {
     function cancel(uint256 seed) external {
         if (jobs.length == 0) return;
         (IJobAgency.Terms memory t, uint256 index,) = pick(seed);
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
         vm.prank(t.requester);
         try agency.cancel(t, index) {
@@ -318,12 +328,17 @@ contract Handler is TestBase {
         if (!found) return;
         (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         address a = v.slots[slot].agent;
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         vm.prank(a);
         try agency.release(t, index, slot) {
             calls["release"]++;
-            int256[10] memory d;
-            d[actorIndex(a)] = int256(uint256(t.collateral));
+            int256[11] memory d;
+            // Half the collateral times the share of the window held (from the slot deadline).
+            uint256 left = v.slots[slot].deadline - block.timestamp;
+            uint256 held = left >= t.deliveryWindow ? 0 : t.deliveryWindow - left;
+            int256 fee = int256(uint256(t.collateral) * held / (2 * uint256(t.deliveryWindow)));
+            d[actorIndex(a)] = int256(uint256(t.collateral)) - fee;
+            d[BURNT] = fee;
             expectDeltas(before, d, "release");
         } catch {}
     }
@@ -337,7 +352,7 @@ contract Handler is TestBase {
         uint256 a = actorIndex(v.slots[slot].agent);
         bytes32 result = resultOf(a, v.id, seed);
         if (t.replicas == 1) {
-            uint256[10] memory before = snapshot();
+            uint256[11] memory before = snapshot();
             vm.prank(agents[a]);
             try agency.submit(t, index, slot, result) {
                 calls["submit"]++;
@@ -384,7 +399,7 @@ contract Handler is TestBase {
         if (!found) return;
         (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
         address a = v.slots[slot].agent;
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         vm.prank(a);
         try agency.reveal(t, index, slot, committed[v.id][a], salts[v.id][a]) {
             calls["reveal"]++;
@@ -416,20 +431,21 @@ contract Handler is TestBase {
             findSlot(seed, IJobAgency.Phase.Claimed, ANY, Need.Anything);
         if (!found) return;
         (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         try agency.evict(t, index, slot) {
             calls["evict"]++;
-            int256[10] memory d;
-            d[actorIndex(t.requester)] = int256(uint256(t.collateral));
+            int256[11] memory d;
+            d[BURNT] = int256(uint256(t.collateral));
             expectDeltas(before, d, "evict");
             if (v.slots[slot].deadline >= block.timestamp) violate("evicted before the slot deadline");
+            if (block.timestamp > t.deadline) violate("evicted after the deadline");
         } catch {}
     }
 
     function expire(uint256 seed) external {
         if (jobs.length == 0) return;
         (IJobAgency.Terms memory t, uint256 index,) = pick(seed);
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
         try agency.expire(t, index) {
             calls["expire"]++;
@@ -441,7 +457,7 @@ contract Handler is TestBase {
         (bool found, uint256 k,,) = findSlot(seed, IJobAgency.Phase.Revealed, ANY, Need.Revealing);
         if (!found) return;
         (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         try agency.finalize(t, index) {
             calls["finalize"]++;
         } catch {}
@@ -451,7 +467,7 @@ contract Handler is TestBase {
     function settleOne(uint256 seed) external {
         if (jobs.length == 0) return;
         (IJobAgency.Terms memory t, uint256 index,) = pick(seed);
-        uint256[10] memory before = snapshot();
+        uint256[11] memory before = snapshot();
         bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
         uint256[] memory idx = new uint256[](1);
         idx[0] = index;
@@ -499,7 +515,7 @@ contract Handler is TestBase {
         vm.warp(block.timestamp + 181 days);
         for (uint256 k; k < jobs.length; ++k) {
             (IJobAgency.Terms memory t, uint256 index) = termsOf(k);
-            uint256[10] memory before = snapshot();
+            uint256[11] memory before = snapshot();
             bool was = uint256(agency.jobOf(t, index).status) >= uint256(IJobAgency.Status.Accepted);
             uint256[] memory idx = new uint256[](1);
             idx[0] = index;
@@ -570,12 +586,12 @@ contract InvariantTest is TestBase {
     /// One campaign checks every property after each call (forge runs a campaign per invariant
     /// function, so separate functions would triple the time for the same coverage):
     /// - solvency: the ether held equals Σ balances + Σ locked collateral + Σ escrowed rewards
-    ///   (+ ether forced in without a call);
+    ///   + the burned total (+ ether forced in without a call);
     /// - every settlement so far moved exactly the money §3 says, terminal states never changed,
     ///   no wrong result beat an honest quorum;
     /// - no copied commitment was ever revealed.
     function invariant_market() public view {
-        assertEq(address(agency).balance, owed() + handler.forced(), "solvency: contract balance");
+        assertEq(address(agency).balance, owed() + agency.burned() + handler.forced(), "solvency: contract balance");
         if (handler.violations() != 0) fail(handler.firstViolation());
         assertEq(handler.copiedReveals(), 0, "copied commitment revealed");
     }
@@ -595,7 +611,7 @@ contract InvariantTest is TestBase {
         for (uint256 i; i < 10; ++i) {
             total += handler.balanceOf(all[i]);
         }
-        assertEq(address(agency).balance, total + handler.forced(), "after settling everything");
+        assertEq(address(agency).balance, total + agency.burned() + handler.forced(), "after settling everything");
     }
 
     function owed() internal view returns (uint256 total) {

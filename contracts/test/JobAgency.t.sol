@@ -142,6 +142,19 @@ contract PostTest is Fixture {
         expectPostRevert(t, specs, REWARD, abi.encodeWithSelector(IJobAgency.BatchExists.selector, batch));
     }
 
+    function test_post_revertsDuplicateSpec() public {
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(4, 1, 1);
+        specs[3] = specs[1];
+        t.specs = keccak256(abi.encodePacked(specs));
+        expectPostRevert(t, specs, 4 * uint256(REWARD), abi.encodeWithSelector(IJobAgency.DuplicateSpec.selector, 3));
+        // Another batch with the same digests, in the same transaction, has a set of its own.
+        (IJobAgency.Terms memory u, bytes32[] memory same) = termsOf(2, 1, 1);
+        post(u, same);
+        u.salt += 1000;
+        post(u, same);
+        assertEq(uint256(statusOf(u, 1)), uint256(IJobAgency.Status.Open), "posted");
+    }
+
     function test_anyCall_revertsUnknownJob() public {
         (IJobAgency.Terms memory t,) = termsOf(1, 3, 2); // never posted
         bytes32 id = jobId(t, 0);
@@ -165,8 +178,6 @@ contract PostTest is Fixture {
         agency.claimAndCommit(t, 0, bytes32(0));
         vm.expectRevert(e);
         agency.revealLast(t, 0, 0, bytes32(0));
-        vm.expectRevert(e);
-        agency.claimAndReveal(t, 0, bytes32(0));
         uint256[] memory one = new uint256[](1);
         vm.expectRevert(e);
         agency.claimMany(t, one);
@@ -190,8 +201,6 @@ contract PostTest is Fixture {
         agency.claim(p, 1);
         vm.expectRevert(e);
         agency.submit(p, 1, 0, bytes32(uint256(1)));
-        vm.expectRevert(e);
-        agency.claimAndSubmit(p, 1, bytes32(uint256(1)));
         vm.stopPrank();
     }
 }
@@ -215,7 +224,8 @@ contract CancelTest is Fixture {
         agency.evict(t, 0, 0);
         vm.prank(requester);
         agency.cancel(t, 0);
-        assertEq(balanceOf(requester), REWARD + COLLATERAL, "refund and slash");
+        assertEq(balanceOf(requester), REWARD, "refund; the slash is burned");
+        assertEq(agency.burned(), COLLATERAL, "burned");
     }
 
     function test_cancel_reverts() public {
@@ -349,8 +359,7 @@ contract ClaimTest is Fixture {
 
     function test_claim_revertsOnEndedOrRevealingJob() public {
         IJobAgency.Terms memory t = postOne(1, 1);
-        vm.prank(agents[0]);
-        agency.claimAndSubmit(t, 0, keccak256("r"));
+        deliverAs(agents[0], t, 0, keccak256("r"));
         vm.prank(agents[1]);
         vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(t, 0), IJobAgency.Status.Accepted));
         agency.claim(t, 0);
@@ -374,8 +383,7 @@ contract ClaimTest is Fixture {
         agency.claim(t, 0);
         // One accepted job gives a score of 1.
         IJobAgency.Terms memory easy = postOne(1, 1);
-        vm.prank(agents[0]);
-        agency.claimAndSubmit(easy, 0, keccak256("r"));
+        deliverAs(agents[0], easy, 0, keccak256("r"));
         claimAs(agents[0], t, 0);
     }
 
@@ -405,14 +413,25 @@ contract ClaimTest is Fixture {
 }
 
 contract ReleaseEvictTest is Fixture {
-    function test_release_returnsCollateralCountsMiss() public {
+    function test_release_burnsTheFeeReturnsTheRestCountsMiss() public {
         IJobAgency.Terms memory t = postOne(3, 2);
+        // Given back at once: nothing burned.
         uint256 slot = claimAs(agents[0], t, 0);
         vm.prank(agents[0]);
         agency.release(t, 0, slot);
-        assertEq(balanceOf(agents[0]), STAKE, "collateral back");
+        assertEq(balanceOf(agents[0]), STAKE, "all collateral back");
+        // Held for half its window: a quarter of the collateral burned (half of half).
+        slot = claimAs(agents[0], t, 0);
+        vm.warp(block.timestamp + DELIVERY / 2);
+        uint256 fee = COLLATERAL / 4;
+        vm.prank(agents[0]);
+        vm.expectEmit(true, true, false, true, address(agency));
+        emit IJobAgency.Released(jobId(t, 0), agents[0], slot, fee);
+        agency.release(t, 0, slot);
+        assertEq(balanceOf(agents[0]), STAKE - fee, "collateral back but the fee");
+        assertEq(agency.burned(), fee, "the fee is burned");
         (,, uint256 missed) = counters(agents[0]);
-        assertEq(missed, 1, "miss");
+        assertEq(missed, 2, "a miss each");
         assertEq(agency.jobOf(t, 0).held, 0, "slot free");
         assertEq(claimAs(agents[1], t, 0), 0, "reopened");
     }
@@ -429,7 +448,7 @@ contract ReleaseEvictTest is Fixture {
         agency.release(t, 0, 0);
     }
 
-    function test_evict_slashesToRequesterAndReopens() public {
+    function test_evict_burnsTheSlashAndReopens() public {
         IJobAgency.Terms memory t = postOne(3, 2);
         claimAs(agents[0], t, 0);
         uint256 slot = claimAs(agents[1], t, 0);
@@ -438,7 +457,8 @@ contract ReleaseEvictTest is Fixture {
         emit IJobAgency.Slashed(jobId(t, 0), agents[1], COLLATERAL, 0);
         agency.evict(t, 0, slot);
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "slashed");
-        assertEq(balanceOf(requester), COLLATERAL, "to requester");
+        assertEq(balanceOf(requester), 0, "nothing to the requester");
+        assertEq(agency.burned(), COLLATERAL, "burned");
         (,, uint256 missed) = counters(agents[1]);
         assertEq(missed, 1, "miss");
         assertEq(claimAs(agents[2], t, 0), slot, "slot reopened");
@@ -460,8 +480,7 @@ contract ReleaseEvictTest is Fixture {
         agency.evict(t, 0, slot); // delivered
 
         IJobAgency.Terms memory done = postOne(1, 1);
-        vm.prank(agents[0]);
-        agency.claimAndSubmit(done, 0, keccak256("r"));
+        deliverAs(agents[0], done, 0, keccak256("r"));
         vm.expectRevert(
             abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(done, 0), IJobAgency.Status.Accepted)
         );
@@ -512,8 +531,8 @@ contract SubmitTest is Fixture {
         agency.submit(r3, 0, 0, res);
 
         IJobAgency.Terms memory twice = postOne(1, 1);
+        deliverAs(agents[0], twice, 0, res);
         vm.startPrank(agents[0]);
-        agency.claimAndSubmit(twice, 0, res);
         vm.expectRevert(
             abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(twice, 0), IJobAgency.Status.Accepted)
         );
@@ -599,14 +618,14 @@ contract CommitRevealTest is Fixture {
         assertEq(address(agency).balance, 6 * STAKE + REWARD, "all accounted");
     }
 
-    function test_reveal_liarSlashedToWinners() public {
+    function test_reveal_liarSlashedAndBurned() public {
         IJobAgency.Terms memory t = postOne(3, 2);
         claimAndCommitAll(t, 0, results3(GOOD, BAD, GOOD));
         revealAs(agents[0], t, 0, 0, GOOD);
         revealAs(agents[1], t, 0, 1, BAD);
         revealAs(agents[2], t, 0, 2, GOOD);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
-        uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
+        uint256 share = uint256(REWARD) / 2;
         assertEq(balanceOf(agents[0]), STAKE + share, "winner");
         assertEq(balanceOf(agents[2]), STAKE + share, "winner");
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "liar slashed");
@@ -700,7 +719,7 @@ contract CommitRevealTest is Fixture {
         agency.finalize(t, 0);
         vm.warp(end + 1);
         agency.finalize(t, 0);
-        uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
+        uint256 share = uint256(REWARD) / 2;
         assertEq(balanceOf(agents[0]), STAKE + share, "winner");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "silent slashed");
         vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(t, 0), IJobAgency.Status.Accepted));
@@ -722,7 +741,7 @@ contract CommitRevealTest is Fixture {
         revealAs(agents[1], t, 0, 1, GOOD); // every committer revealed: finalizes now
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "non-committer slashed");
-        uint256 share = (uint256(REWARD) + COLLATERAL) / 2;
+        uint256 share = uint256(REWARD) / 2;
         assertEq(balanceOf(agents[1]), STAKE + share, "winner");
     }
 
@@ -732,7 +751,8 @@ contract CommitRevealTest is Fixture {
         vm.warp(block.timestamp + REVEAL + 1);
         agency.finalize(t, 0);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.NoConsensus), "no consensus");
-        assertEq(balanceOf(requester), REWARD + 3 * uint256(COLLATERAL), "refund and slashes");
+        assertEq(balanceOf(requester), REWARD, "refund; the slashes are burned");
+        assertEq(agency.burned(), 3 * uint256(COLLATERAL), "burned");
         IJobAgency.Terms memory one = postOne(1, 1);
         vm.expectRevert(err(IJobAgency.WrongMode.selector, jobId(one, 0)));
         agency.finalize(one, 0);
@@ -761,7 +781,7 @@ contract CommitRevealTest is Fixture {
         revealAs(agents[1], t, 0, s1, BAD);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "liar slashed");
-        assertEq(balanceOf(agents[2]), STAKE + (uint256(REWARD) + COLLATERAL) / 2, "last deliverer paid");
+        assertEq(balanceOf(agents[2]), STAKE + uint256(REWARD) / 2, "last deliverer paid");
     }
 
     function test_revealLast_reverts() public {
@@ -782,24 +802,6 @@ contract CommitRevealTest is Fixture {
         vm.prank(agents[1]);
         vm.expectRevert(err(IJobAgency.CommitsClosed.selector, id));
         agency.revealLast(t, 0, s1, GOOD);
-    }
-
-    function test_claimAndReveal_fused() public {
-        IJobAgency.Terms memory t = postOne(3, 2);
-        bytes32 id = jobId(t, 0);
-        for (uint256 i; i < 2; ++i) {
-            bytes32 c = agency.commitmentOf(id, agents[i], GOOD, saltOf(agents[i], 0));
-            vm.prank(agents[i]);
-            agency.claimAndCommit(t, 0, c);
-        }
-        vm.prank(agents[2]);
-        assertEq(agency.claimAndReveal(t, 0, GOOD), 2, "last slot");
-        revealAs(agents[0], t, 0, 0, GOOD);
-        revealAs(agents[1], t, 0, 1, GOOD);
-        assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
-        vm.prank(agents[3]);
-        vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, id, IJobAgency.Status.Accepted));
-        agency.claimAndReveal(t, 0, GOOD);
     }
 
     function test_claimAndCommit_fused() public {
@@ -838,7 +840,8 @@ contract ExpireSettleTest is Fixture {
         claimAs(agents[0], t, 0);
         vm.warp(t.deadline + 1);
         agency.expire(t, 0);
-        assertEq(balanceOf(requester), REWARD + COLLATERAL, "refund and slash");
+        assertEq(balanceOf(requester), REWARD, "refund; the slash is burned");
+        assertEq(agency.burned(), COLLATERAL, "burned");
         assertEq(balanceOf(agents[0]), STAKE - COLLATERAL, "slashed");
     }
 
@@ -850,7 +853,8 @@ contract ExpireSettleTest is Fixture {
         agency.expire(t, 0);
         assertEq(balanceOf(agents[0]), STAKE, "committer whole");
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "claimer slashed");
-        assertEq(balanceOf(requester), REWARD + COLLATERAL, "refund and slash");
+        assertEq(balanceOf(requester), REWARD, "refund; the slash is burned");
+        assertEq(agency.burned(), COLLATERAL, "burned");
     }
 
     function test_expire_revertsNotExpirable() public {
@@ -883,8 +887,7 @@ contract ExpireSettleTest is Fixture {
     function test_settle_batchSkipsWhatCannotSettle() public {
         (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(4, 1, 1);
         post(t, specs);
-        vm.prank(agents[0]);
-        agency.claimAndSubmit(t, 0, keccak256("r")); // 0: accepted already
+        deliverAs(agents[0], t, 0, keccak256("r")); // 0: accepted already
         claimAs(agents[1], t, 1); // 1: lazy claim, slashed at expiry
         uint256[] memory idx = new uint256[](4);
         for (uint256 i; i < 4; ++i) {
@@ -894,7 +897,8 @@ contract ExpireSettleTest is Fixture {
         vm.warp(t.deadline + 1);
         assertEq(agency.settle(t, idx), 3, "three expired");
         assertEq(agency.settle(t, idx), 0, "nothing twice");
-        assertEq(balanceOf(requester), 3 * uint256(REWARD) + COLLATERAL, "refunds");
+        assertEq(balanceOf(requester), 3 * uint256(REWARD), "refunds");
+        assertEq(agency.burned(), COLLATERAL, "the lazy claim's slash is burned");
 
         IJobAgency.Terms memory r3 = postOne(3, 2);
         claimAndCommitAll(r3, 0, new bytes32[](2));

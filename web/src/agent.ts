@@ -1,6 +1,6 @@
 // The browser-tab agent: a key kept in this browser, a stake in the contract, and the honest
-// agent's loop of docs/protocol.md §11: claim, fetch, run in a Web Worker, store the envelope,
-// submit (r = 1) or commit and reveal (r > 1). QuickJS-runtime jobs only; transcendental Math
+// agent's loop of docs/protocol.md §11: claim, fetch, run in a Web Worker, then submit (r = 1)
+// or commit and reveal (r > 1), publishing the envelope to the store only with its digest. QuickJS-runtime jobs only; transcendental Math
 // comes from V8 here, so jobs using it should not be replicated across browser and native
 // agents (docs/browser-agent.md).
 
@@ -29,6 +29,8 @@ interface Mine {
   slot: number;
   digest?: Hex;
   salt?: Hex;
+  /** r > 1: the envelope, kept until the reveal publishes it (a stored block is public). */
+  envelope?: string;
   done?: boolean;
 }
 
@@ -57,7 +59,14 @@ export class BrowserAgent {
   }
 
   private save() {
-    localStorage.setItem(STATE, JSON.stringify(this.jobs));
+    try {
+      localStorage.setItem(STATE, JSON.stringify(this.jobs));
+    } catch {
+      // Over the storage quota: keep the digests and salts, drop the kept envelopes (a reload
+      // then reveals without publishing; agreeing replicas publish the same bytes).
+      const slim = Object.fromEntries(Object.entries(this.jobs).map(([k, v]) => [k, { ...v, envelope: undefined }]));
+      localStorage.setItem(STATE, JSON.stringify(slim));
+    }
   }
 
   private async send(functionName: string, args: unknown[], value?: bigint) {
@@ -141,7 +150,13 @@ export class BrowserAgent {
     }
     // A job already claimed: reveal when reveals open, note how it ended.
     if (view.status === Status.Revealing && mine.salt && view.slots[mine.slot]?.phase === Phase.Committed) {
+      // The envelope goes into the store only now, with its digest: before, anyone reading the
+      // store could take the result unpaid. If the tab lost it, agreeing replicas publish the
+      // same bytes.
+      if (mine.envelope !== undefined) await this.publish(mine.envelope, mine.digest!);
       await this.send("reveal", [t, BigInt(index), BigInt(mine.slot), mine.digest, mine.salt]);
+      delete mine.envelope;
+      this.save();
       this.onLog(`revealed job ${id.slice(0, 10)}…`);
     } else if (isTerminal(view.status)) {
       mine.done = true;
@@ -154,6 +169,12 @@ export class BrowserAgent {
     } else if (mine.digest === undefined && view.slots[mine.slot]?.phase === Phase.Claimed) {
       await this.work(posted, index, await this.spec(posted.specs[index]));
     }
+  }
+
+  /** Puts an envelope into the store and checks the store names it by its digest. */
+  private async publish(envelope: string, digest: Hex) {
+    const stored = await putRaw(new TextEncoder().encode(envelope));
+    if (stored !== rawCid(digest)) throw new Error(`the store named the result ${stored}`);
   }
 
   private async spec(digest: Hex) {
@@ -199,18 +220,18 @@ export class BrowserAgent {
       this.onLog(`released job ${id.slice(0, 10)}…: it failed, and failures differ between engines`);
       return;
     }
-    const bytes = new TextEncoder().encode(envelope);
-    const digest = await sha256Hex(bytes);
-    const stored = await putRaw(bytes);
-    if (stored !== rawCid(digest)) throw new Error(`the store named the result ${stored}`);
+    const digest = await sha256Hex(new TextEncoder().encode(envelope));
     mine.digest = digest;
     if (t.replicas === 1) {
       this.save();
+      // The slot is held: the digest and the envelope may be public now.
+      await this.publish(envelope, digest);
       await this.send("submit", [t, BigInt(index), BigInt(mine.slot), digest]);
-      this.onLog(`submitted job ${id.slice(0, 10)}…: ${stored}`);
+      this.onLog(`submitted job ${id.slice(0, 10)}…: ${rawCid(digest)}`);
     } else {
       const salt = keccak256(crypto.getRandomValues(new Uint8Array(32)));
       mine.salt = salt;
+      mine.envelope = envelope;
       this.save(); // the salt is kept before the commitment leaves
       const sealed = commitment(BigInt(config.chain_id), config.agency, id, this.address, digest, salt);
       await this.send("commit", [t, BigInt(index), BigInt(mine.slot), sealed]);

@@ -138,7 +138,13 @@ async function jobPage(id: Hex) {
         const a = e.args;
         const who = a.agent ? ` ${short(a.agent as string)}` : "";
         const extra =
-          e.eventName === "Slashed" ? ` lost ${eth(a.amount as bigint)}: ${slashReason(Number(a.reason))}` : e.eventName === "Accepted" ? ` ${rawCid(a.result as string)}` : "";
+          e.eventName === "Slashed"
+            ? ` lost ${eth(a.amount as bigint)}, burned: ${slashReason(Number(a.reason))}`
+            : e.eventName === "Released"
+              ? `, ${eth(a.burned as bigint)} of its collateral burned`
+              : e.eventName === "Accepted"
+                ? ` ${rawCid(a.result as string)}`
+                : "";
         return h("li", { "data-event": e.eventName }, `block ${e.blockNumber}: ${e.eventName}${who}${extra}`);
       }),
     );

@@ -44,11 +44,6 @@ pub enum Call {
         slot: u8,
         result: B256,
     },
-    ClaimAndSubmit {
-        terms: Terms,
-        index: u32,
-        result: B256,
-    },
     Commit {
         terms: Terms,
         index: u32,
@@ -64,11 +59,6 @@ pub enum Call {
         terms: Terms,
         index: u32,
         slot: u8,
-        result: B256,
-    },
-    ClaimAndReveal {
-        terms: Terms,
-        index: u32,
         result: B256,
     },
     /// Opens a commitment. Its gas limit is at least [`gas::reveal_floor`] (see
@@ -112,11 +102,9 @@ impl Call {
             Self::Claim { .. } => "claim",
             Self::Release { .. } => "release",
             Self::Submit { .. } => "submit",
-            Self::ClaimAndSubmit { .. } => "claimAndSubmit",
             Self::Commit { .. } => "commit",
             Self::ClaimAndCommit { .. } => "claimAndCommit",
             Self::RevealLast { .. } => "revealLast",
-            Self::ClaimAndReveal { .. } => "claimAndReveal",
             Self::Reveal { .. } => "reveal",
             Self::Finalize { .. } => "finalize",
             Self::Evict { .. } => "evict",
@@ -171,13 +159,6 @@ impl Call {
             } => c
                 .submit(terms.clone(), i(index), s(slot), *result)
                 .into_transaction_request(),
-            Self::ClaimAndSubmit {
-                terms,
-                index,
-                result,
-            } => c
-                .claimAndSubmit(terms.clone(), i(index), *result)
-                .into_transaction_request(),
             Self::Commit {
                 terms,
                 index,
@@ -200,13 +181,6 @@ impl Call {
                 result,
             } => c
                 .revealLast(terms.clone(), i(index), s(slot), *result)
-                .into_transaction_request(),
-            Self::ClaimAndReveal {
-                terms,
-                index,
-                result,
-            } => c
-                .claimAndReveal(terms.clone(), i(index), *result)
                 .into_transaction_request(),
             Self::Reveal {
                 terms,

@@ -55,6 +55,24 @@ pub struct Agency {
     sender: Option<Sender>,
 }
 
+/// What [`Agency::deployed`] found at the contract's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deployed {
+    /// No code.
+    Nothing,
+    /// JobAgency as this build knows it (protocol [`crate::protocol::VERSION`]).
+    Ours,
+    /// Some other code: another protocol version, another build of it, or another contract.
+    Other { code_hash: B256 },
+}
+
+impl Deployed {
+    /// The code hash this build speaks (`keccak256` of the committed artifact's deployed code).
+    pub fn expected_code_hash() -> B256 {
+        alloy::primitives::keccak256(&JobAgency::DEPLOYED_BYTECODE)
+    }
+}
+
 /// An account's state in the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Account {
@@ -280,17 +298,20 @@ impl Agency {
         self.send(Call::Claim { terms, index }).await
     }
 
-    /// Claims job `index` (r = 1) and submits `result`, the result envelope's digest.
-    pub async fn claim_and_submit(
+    /// Submits `result`, the result envelope's digest, for the slot `slot` of job `index`
+    /// (r = 1) that this account holds.
+    pub async fn submit(
         &self,
         terms: &Terms,
         index: u32,
+        slot: u8,
         result: B256,
     ) -> Result<Mined, ChainError> {
         let terms = terms.clone();
-        self.send(Call::ClaimAndSubmit {
+        self.send(Call::Submit {
             terms,
             index,
+            slot,
             result,
         })
         .await
@@ -379,19 +400,38 @@ impl Agency {
             .map_err(|e| rpc("eth_getBalance", e))
     }
 
-    /// The ether the contract itself holds, in wei (docs/protocol.md §8: what it owes).
+    /// Wei the contract has burned: slashed collateral and release fees (docs/protocol.md §8).
+    pub async fn burned(&self) -> Result<U256, ChainError> {
+        self.contract
+            .burned()
+            .call()
+            .await
+            .map_err(|e| ChainError::from_contract("burned", e))
+    }
+
+    /// The ether the contract itself holds, in wei (docs/protocol.md §8: what it owes and what
+    /// it burned).
     pub async fn holdings(&self) -> Result<U256, ChainError> {
         self.balance(self.address()).await
     }
 
-    /// Whether there is code at the contract's address (a contract is deployed there).
-    pub async fn is_deployed(&self) -> Result<bool, ChainError> {
+    /// What is deployed at the contract's address: nothing, the contract this build speaks
+    /// (its code is byte for byte the committed artifact's), or another contract.
+    pub async fn deployed(&self) -> Result<Deployed, ChainError> {
         let code = self
             .provider()
             .get_code_at(self.address())
             .await
             .map_err(|e| rpc("eth_getCode", e))?;
-        Ok(!code.is_empty())
+        Ok(if code.is_empty() {
+            Deployed::Nothing
+        } else if code == JobAgency::DEPLOYED_BYTECODE {
+            Deployed::Ours
+        } else {
+            Deployed::Other {
+                code_hash: alloy::primitives::keccak256(&code),
+            }
+        })
     }
 
     /// Transactions `who` has sent: mined, and mined or pending.

@@ -26,7 +26,9 @@ mod view;
 pub use bindings::IJobAgency::Terms;
 pub use bindings::JobAgency::{JobAgencyErrors as Revert, JobAgencyEvents as Event};
 pub use call::Call;
-pub use client::{Account, Agency, Head, Mined, RECEIPT_TIMEOUT, RPC_TIMEOUT, http_client};
+pub use client::{
+    Account, Agency, Deployed, Head, Mined, RECEIPT_TIMEOUT, RPC_TIMEOUT, http_client,
+};
 pub use error::ChainError;
 pub use keys::{KeyError, KeySource};
 pub use lookup::Posted;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use agency_chain::{Agency, SendConfig};
+use agency_chain::{Agency, Deployed, SendConfig};
 use agency_devchain::{DEV_MNEMONIC, dev_accounts};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
@@ -88,15 +88,24 @@ pub(crate) async fn connect(
         bail!("wrong chain: the node at {url} is chain {chain_id}, not {expected} (--chain)");
     }
     if !deploying {
-        let deployed = reader
-            .is_deployed()
+        match reader
+            .deployed()
             .await
-            .with_context(|| format!("reading the code at {address}"))?;
-        if !deployed {
-            bail!(
+            .with_context(|| format!("reading the code at {address}"))?
+        {
+            Deployed::Ours => {}
+            Deployed::Nothing => bail!(
                 "no contract at {address} on chain {chain_id} ({url}): pass --agency, or start \
                  `agency dev`"
-            );
+            ),
+            Deployed::Other { code_hash } => bail!(
+                "the contract at {address} on chain {chain_id} ({url}) is not the JobAgency this \
+                 release speaks (protocol v{}; its code hash is {code_hash}, this release's {}): \
+                 deploy this release's contract with `agency deploy` and pass its address with \
+                 --agency, or restart `agency dev` on a fresh --data-dir",
+                agency_chain::protocol::VERSION,
+                Deployed::expected_code_hash()
+            ),
         }
     }
     let (key, dev_key) = match (signer, given) {

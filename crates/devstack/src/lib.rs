@@ -27,7 +27,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use agency_chain::{Agency, Batch, ChainError, JobView, SendConfig, Terms, TermsBuilder, protocol};
+use agency_chain::{
+    Agency, Batch, ChainError, Deployed, JobView, SendConfig, Terms, TermsBuilder, protocol,
+};
 use agency_devchain::{DevAccount, DevChain, DevConfig, OpenError};
 use agency_primitives::{Cid, JobSpec};
 use agency_runner::{Executor, QuickJsExecutor};
@@ -135,6 +137,17 @@ pub enum DevStackError {
          {DEV_AGENCY}: this data dir's chain was used for something else; use another data dir"
     )]
     Reused,
+    #[error(
+        "this data dir's chain holds another JobAgency at {DEV_AGENCY} (code hash {found}; this \
+         release speaks protocol v{version}, code hash {expected}): it was made by another \
+         release, and its jobs cannot be served by this one. Start on a fresh data dir \
+         (`--data-dir`; the agents' journals in this one belong to its chain)"
+    )]
+    OtherContract {
+        found: alloy::primitives::B256,
+        expected: alloy::primitives::B256,
+        version: u32,
+    },
     #[error("creating {path}")]
     Io {
         path: PathBuf,
@@ -556,12 +569,20 @@ async fn deploy(
         }
     };
     let existing = at(DEV_AGENCY);
-    if existing
-        .is_deployed()
+    match existing
+        .deployed()
         .await
         .map_err(contract("reading the contract's code"))?
     {
-        return Ok(existing);
+        Deployed::Ours => return Ok(existing),
+        Deployed::Other { code_hash } => {
+            return Err(DevStackError::OtherContract {
+                found: code_hash,
+                expected: Deployed::expected_code_hash(),
+                version: protocol::VERSION,
+            });
+        }
+        Deployed::Nothing => {}
     }
     let (sent, _) = existing
         .nonces(requester.address())

@@ -58,9 +58,9 @@ impl Actor {
             tx => {
                 let call = self.call(job, &tx);
                 if let Some(result) = published(&tx)
-                    && let Err(e) = self.work.republish(job.id, result).await
+                    && let Err(e) = self.work.publish(job.id, result).await
                 {
-                    tracing::warn!(error = %e, "the store lacks our result and it cannot be added");
+                    tracing::warn!(error = %e, "the result cannot be added to the store");
                 }
                 self.send(call).await;
                 Input::Sent
@@ -91,20 +91,10 @@ impl Actor {
                 slot,
                 result,
             },
-            Action::ClaimAndSubmit { result } => Call::ClaimAndSubmit {
-                terms,
-                index,
-                result,
-            },
             Action::ClaimAndCommit { result, salt } => Call::ClaimAndCommit {
                 terms,
                 index,
                 commitment: self.sealed(job.id, result, salt),
-            },
-            Action::ClaimAndReveal { result } => Call::ClaimAndReveal {
-                terms,
-                index,
-                result,
             },
             Action::Reveal { slot, result, salt } => Call::Reveal {
                 terms,
@@ -205,16 +195,14 @@ impl Actor {
     }
 }
 
-/// The result digest a transaction action puts on chain in the clear (or binds): the store
-/// must hold its envelope first.
+/// The result digest a transaction action puts on chain in the clear, always from a slot the
+/// agent already holds: the store must hold its envelope first. A commitment binds a digest
+/// without showing it, so a commit publishes nothing.
 fn published(action: &Action) -> Option<B256> {
     match *action {
         Action::Submit { result, .. }
         | Action::Reveal { result, .. }
-        | Action::RevealLast { result, .. }
-        | Action::ClaimAndSubmit { result }
-        | Action::ClaimAndCommit { result, .. }
-        | Action::ClaimAndReveal { result } => Some(result),
+        | Action::RevealLast { result, .. } => Some(result),
         _ => None,
     }
 }

@@ -158,10 +158,11 @@ pub struct Agent {
     pub score: i64,
     /// Seconds a claim must leave before the job's deadline to be worth making.
     pub margin: u64,
-    /// Run a job before claiming it, then claim and deliver in one transaction
-    /// (`claimAndSubmit`, `claimAndCommit`, `claimAndReveal`), and deliver in the clear when
-    /// every other slot has committed (`revealLast`): fewer transactions and less gas per job,
-    /// for work lost when another agent claims first.
+    /// Run a job before claiming it, then claim and commit in one transaction
+    /// (`claimAndCommit`, r > 1), or claim and then deliver in the clear where the digest may
+    /// be public (`submit` at r = 1, `revealLast` for the last slot when every other slot has
+    /// committed): fewer transactions and less gas per job, for work lost when another agent
+    /// claims first. A digest never travels before the claim that holds its slot has landed.
     pub run_first: bool,
 }
 
@@ -174,7 +175,8 @@ pub enum Input {
     Observed(View),
     /// The spec was fetched: runnable here, or why not.
     SpecChecked(Result<(), String>),
-    /// The job ran and its envelope is stored; a fresh salt goes with it.
+    /// The job ran and its envelope is kept here (published only when its digest is sent); a
+    /// fresh salt goes with it.
     Computed { result: B256, salt: B256 },
     /// The job cannot be finished here (content missing past its timeout, the wall-clock cap).
     ComputeFailed(String),
@@ -194,7 +196,7 @@ pub enum Action {
     /// Fetch the spec and check this agent can run it.
     CheckSpec,
     Claim,
-    /// Fetch, run and publish; give up if it cannot be done by `by` (chain time).
+    /// Fetch, run and keep the envelope; give up if it cannot be done by `by` (chain time).
     Compute {
         by: u64,
     },
@@ -217,16 +219,11 @@ pub enum Action {
         slot: u8,
         result: B256,
     },
-    /// Claim and deliver at once, with the result of a run made before claiming.
-    ClaimAndSubmit {
-        result: B256,
-    },
+    /// Claim and commit at once (r > 1), with the result of a run made before claiming: the
+    /// commitment names this agent, so a copy of the call gains its sender nothing.
     ClaimAndCommit {
         result: B256,
         salt: B256,
-    },
-    ClaimAndReveal {
-        result: B256,
     },
     Finalize,
     Expire,
@@ -525,14 +522,15 @@ fn deadline(terms: &Terms) -> u64 {
     terms.deadline.to()
 }
 
-/// The claim to send: plain, or fused with the delivery when the job ran first.
+/// The claim to send: fused with the commitment when the job ran first (r > 1), else plain.
+/// A result digest in the clear (r = 1, or the last slot of r > 1) waits for the claim to land:
+/// sent with it, anyone watching pending transactions could send the same call first and be
+/// paid, and the requester could cancel ahead of it and keep the result (docs/security.md).
 fn claim(state: &JobState, view: &View, terms: &Terms) -> Action {
     match (state.result, state.salt) {
-        (Some(result), _) if terms.replicas == 1 => Action::ClaimAndSubmit { result },
-        // The last free slot, every other one committed: deliver in the clear.
-        (Some(result), _) if view.free == 1 && view.committed + 1 == terms.replicas => {
-            Action::ClaimAndReveal { result }
-        }
+        _ if terms.replicas == 1 => Action::Claim,
+        // The last free slot, every other one committed: claim, then deliver in the clear.
+        _ if view.free == 1 && view.committed + 1 == terms.replicas => Action::Claim,
         (Some(result), Some(salt)) => Action::ClaimAndCommit { result, salt },
         _ => Action::Claim,
     }

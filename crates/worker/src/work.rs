@@ -83,8 +83,9 @@ impl Work {
         Ok(parsed)
     }
 
-    /// Runs job `job` of spec `spec` and publishes its envelope; returns the envelope's
-    /// digest. Gives up (an error) if that cannot be done within `budget`.
+    /// Runs job `job` of spec `spec` and keeps its envelope here (not in the store: an envelope
+    /// is published only once this agent holds its slot and sends the digest, [`Work::publish`]);
+    /// returns the envelope's digest. Gives up (an error) if that cannot be done within `budget`.
     pub(crate) async fn compute(
         &self,
         job: B256,
@@ -115,18 +116,16 @@ impl Work {
             .await
             .map_err(|e| format!("keeping the result: {e}"))?
             .map_err(|e| format!("keeping the result: {e}"))?;
-        let digest = B256::from_slice(block.cid().hash().digest());
-        fetch(deadline, || self.store.put(block.clone()))
-            .await
-            .map_err(|e| format!("publishing the result: {e}"))?;
-        self.metrics
-            .observe("publish", start.elapsed().as_secs_f64());
-        Ok(digest)
+        self.metrics.observe("keep", start.elapsed().as_secs_f64());
+        Ok(B256::from_slice(block.cid().hash().digest()))
     }
 
-    /// Makes sure the store holds job `job`'s envelope `result` (from the local copy if the
-    /// store lost it), before the digest goes on chain in the clear.
-    pub(crate) async fn republish(&self, job: B256, result: B256) -> Result<(), String> {
+    /// Puts job `job`'s envelope `result` into the store from the local copy, unless the store
+    /// holds it already: just before the digest goes on chain in the clear, from a slot this
+    /// agent holds. Before that, anyone who could read the store (the requester among them)
+    /// could take the result without the job being paid (docs/security.md).
+    pub(crate) async fn publish(&self, job: B256, result: B256) -> Result<(), String> {
+        let start = Instant::now();
         let cid = raw_cid(result.0);
         if self.store.has(&cid).await.unwrap_or(false) {
             return Ok(());
@@ -134,7 +133,13 @@ impl Work {
         let path = self.path(job);
         let data = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let block = Block::verified(cid, data).map_err(|e| e.to_string())?;
-        self.store.put(block).await.map_err(|e| e.to_string())
+        let by = Instant::now() + self.fetch_timeout;
+        fetch(by, || self.store.put(block.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.metrics
+            .observe("publish", start.elapsed().as_secs_f64());
+        Ok(())
     }
 
     /// Forgets the local copy of job `job`'s envelope once the job has settled.

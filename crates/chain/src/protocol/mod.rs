@@ -6,7 +6,8 @@
 //! - [`codes`]: job status, slot phase and slash reason codes (`IJobAgency.sol`, `JobAgency.sol`);
 //! - [`terms`]: the bounds `post` checks, the default quorum, and [`TermsBuilder`], which refuses
 //!   what the contract would refuse;
-//! - [`payout`]: how an accepted job's reward and slashed collateral are split (§3);
+//! - [`payout`]: how an accepted job's reward is split and what a settlement or release burns
+//!   (§3);
 //! - [`reveals`]: when reveals open;
 //! - [`gas`]: gas limits that depend on what other agents do first (from the gas snapshots);
 //! - ids and commitments (§1, §5), checked against `contracts/vectors/`.
@@ -23,12 +24,16 @@ use alloy::sol_types::SolValue;
 use crate::bindings::IJobAgency::Terms;
 
 pub use codes::{JobStatus, SlashReason, SlotPhase};
-pub use payout::{earned, winners};
+pub use payout::{RELEASE_BURN_DIVISOR, burned, earned, release_fee, winners};
 pub use reveals::reveals_open;
 pub use terms::{
     Batch, MAX_BATCH, MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, TermsBuilder, TermsError,
     default_quorum, meets_reputation,
 };
+
+/// The protocol version this build speaks (docs/protocol.md, "v2"): a contract whose code is not
+/// the committed artifact's is refused ([`crate::Deployed`]).
+pub const VERSION: u32 = 2;
 
 /// How many low bits of a job id hold its index in the batch.
 pub const INDEX_BITS: u32 = 32;

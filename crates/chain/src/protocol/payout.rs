@@ -1,6 +1,8 @@
-//! How an accepted job pays (docs/protocol.md §3): winners share the reward and the collateral
-//! slashed from every other held slot; the division's remainder goes to the first winner in slot
-//! order; each winner also gets its own collateral back (not counted here).
+//! How an accepted job pays (docs/protocol.md §3, protocol v2): winners share the reward; the
+//! division's remainder goes to the first winner in slot order; each winner also gets its own
+//! collateral back (not counted here). Every other held slot's collateral is burned, so nobody
+//! (a requester running the majority included) profits from a slash; [`burned`] says how much.
+//! A release burns [`release_fee`]: part of the collateral, growing with the time held.
 
 use alloy::primitives::{Address, U256};
 
@@ -31,9 +33,8 @@ pub fn winners(terms: &Terms, view: &JobView) -> Vec<(Address, U256)> {
     else {
         return Vec::new();
     };
-    let held = view.slots.iter().filter(|s| s.phase.is_held()).count();
     let count = votes(win);
-    let pot = U256::from(terms.reward) + U256::from(terms.collateral) * U256::from(held - count);
+    let pot = U256::from(terms.reward);
     let share = pot / U256::from(count);
     let dust = pot - share * U256::from(count);
     revealed
@@ -43,6 +44,43 @@ pub fn winners(terms: &Terms, view: &JobView) -> Vec<(Address, U256)> {
         .map(|(i, s)| (s.agent, if i == 0 { share + dust } else { share }))
         .collect()
 }
+
+/// The collateral the settlement of `view` (a terminal job) burned: every held slot's, but the
+/// winners' of an accepted job, an expired job's committers' and a no-consensus job's revealers'.
+pub fn burned(terms: &Terms, view: &JobView) -> U256 {
+    use crate::protocol::JobStatus;
+    let kept = |s: &&crate::view::SlotView| match view.status {
+        JobStatus::Accepted if terms.replicas == 1 => true,
+        JobStatus::Accepted => {
+            let win = winners(terms, view);
+            s.phase == SlotPhase::Revealed && win.iter().any(|(a, _)| *a == s.agent)
+        }
+        JobStatus::Expired => s.phase == SlotPhase::Committed,
+        JobStatus::NoConsensus => s.phase == SlotPhase::Revealed,
+        _ => true,
+    };
+    let slashed = view
+        .slots
+        .iter()
+        .filter(|s| s.phase.is_held())
+        .filter(|s| !kept(s))
+        .count();
+    U256::from(terms.collateral) * U256::from(slashed)
+}
+
+/// What releasing, at time `now`, a slot of `terms` whose deadline is `slot_deadline` burns
+/// (§2): `collateral / RELEASE_BURN_DIVISOR` times the share of the delivery window held,
+/// counted back from the slot deadline (`JobAgency._releaseFee`).
+pub fn release_fee(terms: &Terms, slot_deadline: u64, now: u64) -> U256 {
+    let window = u64::from(terms.deliveryWindow).max(1);
+    let left = slot_deadline.saturating_sub(now);
+    let held = window.saturating_sub(left);
+    U256::from(terms.collateral) * U256::from(held)
+        / (U256::from(RELEASE_BURN_DIVISOR) * U256::from(window))
+}
+
+/// The divisor of the release fee (`JobAgency.sol`'s constant).
+pub const RELEASE_BURN_DIVISOR: u128 = 2;
 
 /// What `agent` was credited beyond its collateral by the accepted job `view` shows, or `None`
 /// if it was not among the winners.
@@ -91,6 +129,34 @@ mod tests {
     }
 
     #[test]
+    fn the_release_fee_is_the_contracts() {
+        assert_eq!(
+            crate::protocol::source::constant("RELEASE_BURN_DIVISOR"),
+            RELEASE_BURN_DIVISOR as u64
+        );
+        let t = Terms {
+            collateral: 100,
+            deliveryWindow: 600,
+            ..terms(1, 1)
+        };
+        assert_eq!(
+            release_fee(&t, 1_600, 1_000),
+            U256::ZERO,
+            "at once: nothing"
+        );
+        assert_eq!(
+            release_fee(&t, 1_600, 1_300),
+            U256::from(25),
+            "half held: a quarter"
+        );
+        assert_eq!(
+            release_fee(&t, 1_600, 1_600),
+            U256::from(50),
+            "all held: half"
+        );
+    }
+
+    #[test]
     fn earnings_follow_the_contracts_split() {
         use SlotPhase::{Committed, Empty, Revealed};
         // r = 1: the reward.
@@ -100,24 +166,28 @@ mod tests {
             Some(U256::from(100))
         );
         assert_eq!(earned(&terms(1, 1), &v, Address::repeat_byte(2)), None);
-        // r = 3, a liar in slot 1: pot = 100 + 7 = 107 over two winners; the first winner by
-        // slot order takes the odd wei.
+        // r = 3, a liar in slot 1: the reward of 100 over two winners (the liar's 7 burned);
+        // with 101 the first winner by slot order takes the odd wei.
         let v = view(vec![
             slot(1, Revealed, 9),
             slot(2, Revealed, 8),
             slot(3, Revealed, 9),
         ]);
-        let t = terms(3, 2);
+        let t = Terms {
+            reward: 101,
+            ..terms(3, 2)
+        };
         assert_eq!(
             earned(&t, &v, Address::repeat_byte(1)),
-            Some(U256::from(54))
+            Some(U256::from(51))
         );
         assert_eq!(
             earned(&t, &v, Address::repeat_byte(3)),
-            Some(U256::from(53))
+            Some(U256::from(50))
         );
         assert_eq!(earned(&t, &v, Address::repeat_byte(2)), None, "the liar");
-        // A non-revealer (committed) is slashed into the pot too; an empty slot is not.
+        assert_eq!(burned(&t, &v), U256::from(7), "the liar's collateral");
+        // A non-revealer (committed) is slashed and burned too; an empty slot is not.
         let v = view(vec![
             slot(0, Empty, 0),
             slot(2, Committed, 5),
@@ -128,12 +198,13 @@ mod tests {
         let t = terms(5, 3);
         assert_eq!(
             earned(&t, &v, Address::repeat_byte(3)),
-            Some(U256::from(37))
+            Some(U256::from(34))
         );
         assert_eq!(
             earned(&t, &v, Address::repeat_byte(4)),
-            Some(U256::from(35))
+            Some(U256::from(33))
         );
+        assert_eq!(burned(&t, &v), U256::from(7));
         // No digest reached the quorum: nobody earned.
         let v = view(vec![
             slot(1, Revealed, 1),

@@ -47,6 +47,11 @@ pub enum TermsError {
     BadBatch { count: usize },
     #[error("of job {index}: a zero digest names no spec")]
     BadSpec { index: usize },
+    #[error(
+        "of job {index}: the same spec as job {first}; once one's result is public it answers \
+         the other without computing (give each job its own seed)"
+    )]
+    DuplicateSpec { index: usize, first: usize },
     #[error("must be more than 0 and below 2^128 wei")]
     ZeroReward,
     #[error("{}", if *field == "reward" { "must be more than 0 and below 2^128 wei" } else { "must be below 2^128 wei" })]
@@ -69,7 +74,7 @@ impl TermsError {
     /// `delivery-window`, … (the messages read on from it: `--quorum 1 with 3 replicas: …`).
     pub fn field(&self) -> &'static str {
         match self {
-            Self::BadBatch { .. } | Self::BadSpec { .. } => "specs",
+            Self::BadBatch { .. } | Self::BadSpec { .. } | Self::DuplicateSpec { .. } => "specs",
             Self::ZeroReward => "reward",
             Self::TooLarge { field, .. } | Self::BadWindow { field, .. } => field,
             Self::BadReplicas { .. } => "replicas",
@@ -205,6 +210,13 @@ impl TermsBuilder {
         }
         if let Some(index) = self.specs.iter().position(|d| d.is_zero()) {
             return Err(TermsError::BadSpec { index });
+        }
+        let mut seen = std::collections::HashMap::with_capacity(self.specs.len());
+        for (index, digest) in self.specs.iter().enumerate() {
+            if let Some(&first) = seen.get(digest) {
+                return Err(TermsError::DuplicateSpec { index, first });
+            }
+            seen.insert(*digest, index);
         }
         if self.reward.is_zero() {
             return Err(TermsError::ZeroReward);
@@ -365,6 +377,18 @@ mod tests {
                 TermsBuilder::new(Address::ZERO, vec![B256::repeat_byte(1), B256::ZERO])
                     .reward(U256::from(1)),
                 TermsError::BadSpec { index: 1 },
+            ),
+            (
+                TermsBuilder::new(
+                    Address::ZERO,
+                    vec![
+                        B256::repeat_byte(1),
+                        B256::repeat_byte(2),
+                        B256::repeat_byte(1),
+                    ],
+                )
+                .reward(U256::from(1)),
+                TermsError::DuplicateSpec { index: 2, first: 0 },
             ),
             (builder().reward(U256::from(0)), TermsError::ZeroReward),
             (

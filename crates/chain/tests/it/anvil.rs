@@ -75,10 +75,8 @@ async fn r1_job_lifecycle_on_anvil() {
         .await
         .expect("deposit");
     let result = B256::repeat_byte(0x42);
-    let mined = as_agent
-        .claim_and_submit(&terms, 0, result)
-        .await
-        .expect("claimAndSubmit");
+    as_agent.claim(&terms, 0).await.expect("claim");
+    let mined = as_agent.submit(&terms, 0, 0, result).await.expect("submit");
     let accepted = mined
         .events
         .iter()
@@ -323,14 +321,15 @@ async fn any_call_goes_through_send() {
 
 #[tokio::test]
 async fn the_payout_rule_is_the_contracts_split() {
-    // r = 3, quorum 2, slot 1 lies: the two winners share the reward and the liar's collateral,
-    // the first winner takes the odd wei; what `protocol::winners` says is what the balances get.
+    // r = 3, quorum 2, slot 1 lies: the two winners share the reward, the first winner takes the
+    // odd wei, the liar's collateral is burned; what `protocol::winners` and `protocol::burned`
+    // say is what the balances get.
     let anvil = anvil();
     let (req_provider, requester) = provider(&anvil, 0);
     let as_requester = Agency::deploy(req_provider.clone()).await.expect("deploy");
     let head = as_requester.head().await.expect("head");
     let posted = TermsBuilder::new(requester, vec![B256::repeat_byte(5)])
-        .reward(U256::from(1_000_004u64))
+        .reward(U256::from(1_000_011u64))
         .collateral(U256::from(7u64))
         .replicas(3)
         .build(head.timestamp)
@@ -397,4 +396,9 @@ async fn the_payout_rule_is_the_contracts_split() {
         let credited = protocol::earned(&terms, &view, *address).map(|e| e + U256::from(7u64));
         assert_eq!(balance, credited.unwrap_or_default(), "{address}");
     }
+    assert_eq!(
+        as_requester.burned().await.expect("burned"),
+        protocol::burned(&terms, &view)
+    );
+    assert_eq!(protocol::burned(&terms, &view), U256::from(7u64));
 }

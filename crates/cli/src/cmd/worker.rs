@@ -48,10 +48,11 @@ pub(crate) struct WorkerArgs {
     #[arg(long, default_value = "1", value_name = "AMOUNT", value_parser = parse_amount)]
     min_reward: U256,
 
-    /// Run each job before claiming it, then claim and deliver in one transaction
-    /// (claimAndSubmit, claimAndCommit, claimAndReveal; revealLast when the others have
-    /// committed). Fewer transactions and about a quarter less gas per job, but a race lost
-    /// to another agent wastes the run: for markets of short jobs.
+    /// Run each job before claiming it, then claim and commit in one transaction (claimAndCommit,
+    /// r > 1), or claim and deliver once the claim holds (submit at r = 1; revealLast when the
+    /// others have committed). No slot is held while the job runs, and an r = 3 job costs about
+    /// a fifth less gas, but a race lost to another agent wastes the run: for markets of short
+    /// jobs.
     #[arg(long)]
     run_first: bool,
 

@@ -725,3 +725,56 @@ fn deploy_post_and_work_on_anvil() {
     assert_eq!(account["accepted"], 1);
     crate::chain::stop(&mut agent);
 }
+
+#[test]
+fn a_chain_holding_another_contract_is_refused_with_the_fix() {
+    // A data dir whose chain has other code where JobAgency would be (dev account 0's first
+    // contract), as a data dir made by a release of another protocol version has: `agency dev`
+    // refuses to start on it, and requester commands refuse the contract, each naming the fix.
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut node, doc) = crate::chain::start(tmp.path(), &[]);
+    let url = doc["url"].as_str().unwrap().to_owned();
+    let key = doc["accounts"][0]["private_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Init code returning a 10-byte runtime (`return 42`): not JobAgency.
+    cast(
+        &url,
+        &[
+            "send",
+            "--private-key",
+            &key,
+            "--create",
+            "0x600a600c600039600a6000f3602a60005260206000f3",
+        ],
+    );
+    let o = agency_cmd(tmp.path())
+        .args(["--rpc-url", &url, "job", "list"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("is not the JobAgency this release speaks (protocol v2")
+            && err.contains("agency deploy")
+            && err.contains("--data-dir"),
+        "{err}"
+    );
+    crate::chain::stop(&mut node);
+
+    let o = agency_cmd(tmp.path())
+        .args(["dev", "--port-base", "0", "--data-dir"])
+        .arg(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "agency dev started on it");
+    let err = stderr(&o);
+    assert!(
+        err.contains("holds another JobAgency")
+            && err.contains("protocol v2")
+            && err.contains("Start on a fresh data dir"),
+        "{err}"
+    );
+}

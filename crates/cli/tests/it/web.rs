@@ -57,7 +57,7 @@ fn a_lying_agent_is_outvoted_and_the_job_page_shows_it_slashed() {
             .as_str()
             .unwrap()
             .to_lowercase()
-            .contains(&format!("{liar} lost 0.01 eth (wrong result)")),
+            .contains(&format!("{liar} lost 0.01 eth, burned (wrong result)")),
         "{status}"
     );
     let account = dev.json(&["account", "balance", &liar]);

@@ -204,7 +204,7 @@ impl Market {
 
 /// The script: deploys, deposits, a replicated job with a liar (commit, reveal in the clear,
 /// reveals, automatic finalize with a slash), one where a committer stays silent (finalize
-/// after the reveal window), direct submits (claimAndSubmit, claim + submit), an expiry and a
+/// after the reveal window), direct submits (claim + submit), an expiry and a
 /// cancel after time travel, withdrawals, and expected reverts along the way.
 async fn script(url: &str, keys: &[PrivateKeySigner]) -> (Vec<(String, Outcome)>, Vec<Bytes>) {
     let mut m = Market::new(url, keys).await;
@@ -263,10 +263,14 @@ async fn script(url: &str, keys: &[PrivateKeySigner]) -> (Vec<(String, Outcome)>
         }
         let tx = m
             .contract(3)
-            .claimAndReveal(replicated.clone(), U256::from(index), truth)
+            .claim(replicated.clone(), U256::from(index))
             .into_transaction_request();
-        m.send(&format!("job {index}: claimAndReveal #3"), 3, tx)
-            .await;
+        m.send(&format!("job {index}: claim #3"), 3, tx).await;
+        let tx = m
+            .contract(3)
+            .revealLast(replicated.clone(), U256::from(index), U256::from(2), truth)
+            .into_transaction_request();
+        m.send(&format!("job {index}: revealLast #3"), 3, tx).await;
         let full = m
             .contract(1)
             .claim(replicated.clone(), U256::from(index))
@@ -305,9 +309,14 @@ async fn script(url: &str, keys: &[PrivateKeySigner]) -> (Vec<(String, Outcome)>
 
     let tx = m
         .contract(1)
-        .claimAndSubmit(direct.clone(), U256::ZERO, truth)
+        .claim(direct.clone(), U256::ZERO)
         .into_transaction_request();
-    m.send("direct 0: claimAndSubmit", 1, tx).await;
+    m.send("direct 0: claim", 1, tx).await;
+    let tx = m
+        .contract(1)
+        .submit(direct.clone(), U256::ZERO, U256::ZERO, truth)
+        .into_transaction_request();
+    m.send("direct 0: submit", 1, tx).await;
     let tx = m
         .contract(2)
         .claim(direct.clone(), U256::from(1))

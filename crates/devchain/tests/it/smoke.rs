@@ -38,16 +38,17 @@ async fn r1_job_in_process() {
         .deposit(U256::from(2_000_000_000_000_000u128))
         .await
         .expect("deposit");
+    as_agent.claim(&terms, 0).await.expect("claim");
     as_agent
-        .claim_and_submit(&terms, 0, B256::repeat_byte(0x42))
+        .submit(&terms, 0, 0, B256::repeat_byte(0x42))
         .await
-        .expect("claimAndSubmit");
+        .expect("submit");
     assert_eq!(
         as_agent.job(&terms, 0).await.expect("job").status,
         JobStatus::Accepted
     );
     assert_eq!(
         requester_provider.get_block_number().await.expect("number"),
-        4
+        5
     );
 }

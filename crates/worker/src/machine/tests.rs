@@ -580,11 +580,20 @@ fn run_first_runs_before_claiming_then_claims_and_delivers_at_once() {
     let salt = B256::repeat_byte(2);
     let (s, a) = step(&s, Input::Computed { result, salt }, &r1, &first());
     assert_eq!(a, Action::Observe);
-    // r = 1: claim and submit in one transaction.
+    // r = 1: a plain claim first; the digest waits until the slot is held, or a copier of the
+    // pending call would be paid instead.
     let (s1, a) = step(&s, Input::Observed(open(10)), &r1, &first());
     assert_eq!((s1.phase.clone(), s1.claims), (Phase::Claiming, 1));
-    assert_eq!(a, Action::ClaimAndSubmit { result });
-    // Mined: the slot shows as revealed (delivered); the job is accepted in the same call.
+    assert_eq!(a, Action::Claim);
+    let (s1, _) = step(&s1, Input::Sent, &r1, &first());
+    let (s1, a) = step(
+        &s1,
+        Input::Observed(holding(11, SlotPhase::Claimed)),
+        &r1,
+        &first(),
+    );
+    assert_eq!(a, Action::Submit { slot: 1, result });
+    // Mined: the slot shows as revealed (delivered); the job is accepted.
     let (s1, _) = step(&s1, Input::Sent, &r1, &first());
     let (s1, a) = step(
         &s1,
@@ -604,14 +613,21 @@ fn run_first_runs_before_claiming_then_claims_and_delivers_at_once() {
     };
     let (_, a) = step(&s, Input::Observed(view.clone()), &r3, &first());
     assert_eq!(a, Action::ClaimAndCommit { result, salt });
-    // The last free slot, the two others committed: claim and reveal in the clear.
+    // The last free slot, the two others committed: claim, then reveal in the clear.
     let last = View {
         free: 1,
         committed: 2,
         ..open(10)
     };
-    let (_, a) = step(&s, Input::Observed(last), &r3, &first());
-    assert_eq!(a, Action::ClaimAndReveal { result });
+    let (s3, a) = step(&s, Input::Observed(last), &r3, &first());
+    assert_eq!(a, Action::Claim);
+    let (s3, _) = step(&s3, Input::Sent, &r3, &first());
+    let held_last = View {
+        committed: 2,
+        ..holding(11, SlotPhase::Claimed)
+    };
+    let (_, a) = step(&s3, Input::Observed(held_last), &r3, &first());
+    assert_eq!(a, Action::RevealLast { slot: 1, result });
     // The last slot free but one other only claimed: a commitment, as usual.
     let not_last = View {
         free: 1,

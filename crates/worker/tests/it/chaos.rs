@@ -48,7 +48,8 @@ struct Job {
 }
 
 /// Mines a block every few milliseconds and, after each block with transactions, checks that
-/// the contract holds exactly Σ balances + Σ locked collateral + Σ escrowed rewards. It learns
+/// the contract holds exactly Σ balances + Σ locked collateral + Σ escrowed rewards + the
+/// burned total (slashes and release fees, docs/protocol.md §8). It learns
 /// the jobs from the `JobsPosted` events themselves, so none escapes the count.
 async fn mine_and_audit(
     m: Arc<Market>,
@@ -72,7 +73,7 @@ async fn mine_and_audit(
             }
         }
         let held = m.requester.holdings().await.unwrap();
-        let mut owed = U256::ZERO;
+        let mut owed = m.requester.burned().await.unwrap();
         for who in &people {
             owed += m.requester.account(*who).await.unwrap().balance;
         }
@@ -119,8 +120,8 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
 
     // Agents 1 and 2 are honest; 3 is honest but killed and restarted at random moments;
     // 4 returns random results; 5 and 6 collude on the same wrong result. Agents 2, 4 and 6
-    // run jobs before claiming them and claim and deliver in one transaction; the others
-    // claim first.
+    // run jobs before claiming them (claiming and committing in one transaction where r > 1);
+    // the others claim first.
     let config = |i: usize| {
         let mut c = m.config(i);
         c.concurrency = 8;

@@ -264,6 +264,23 @@ impl Market {
             .balance
     }
 
+    /// What `who`'s releases of the job of `terms` burned (the `Released` events' `burned`),
+    /// and how many releases there were.
+    pub(crate) async fn release_burns(&self, terms: &Terms, who: Address) -> (U256, usize) {
+        let events = self
+            .requester
+            .job_events(agency_chain::protocol::job_id(terms, 0), 0)
+            .await
+            .expect("the job's events");
+        events
+            .iter()
+            .filter_map(|e| match &e.event {
+                agency_chain::Event::Released(r) if r.agent == who => Some(r.burned),
+                _ => None,
+            })
+            .fold((U256::ZERO, 0), |(sum, n), b| (sum + b, n + 1))
+    }
+
     /// The ether `who` holds in its wallet.
     pub(crate) async fn wallet(&self, who: Address) -> U256 {
         self.requester.balance(who).await.expect("eth_getBalance")

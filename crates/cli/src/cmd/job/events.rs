@@ -40,7 +40,11 @@ impl Progress {
             }
             E::Released(c) => {
                 self.claimed = self.claimed.saturating_sub(1);
-                format!("released by {}: the slot is free again", c.agent)
+                format!(
+                    "released by {}: the slot is free again ({} of its collateral burned)",
+                    c.agent,
+                    eth(c.burned)
+                )
             }
             E::Evicted(c) => {
                 self.claimed = self.claimed.saturating_sub(1);
@@ -65,9 +69,10 @@ impl Progress {
             E::Expired(_) => "expired: the deadline passed without enough results".into(),
             E::Cancelled(_) => "cancelled".into(),
             E::Slashed(c) => format!(
-                "slashed {}: {}",
+                "slashed {}: {} ({} burned)",
                 c.agent,
-                SlashReason::describe_code(c.reason)
+                SlashReason::describe_code(c.reason),
+                eth(c.amount)
             ),
             _ => return None,
         })
@@ -80,7 +85,10 @@ pub(super) fn history(e: &ChainEvent) -> Value {
     let (name, detail) = match &e.event {
         E::JobsPosted(c) => ("posted", format!("by {}", c.requester)),
         E::Claimed(c) => ("claimed", format!("slot {} by {}", c.slot, c.agent)),
-        E::Released(c) => ("released", format!("slot {} by {}", c.slot, c.agent)),
+        E::Released(c) => (
+            "released",
+            format!("slot {} by {} ({} burned)", c.slot, c.agent, eth(c.burned)),
+        ),
         E::Evicted(c) => ("evicted", format!("slot {} of {}", c.slot, c.agent)),
         E::Committed(c) => ("committed", format!("slot {} by {}", c.slot, c.agent)),
         E::RevealsOpened(c) => (
@@ -101,7 +109,7 @@ pub(super) fn history(e: &ChainEvent) -> Value {
         E::Slashed(c) => (
             "slashed",
             format!(
-                "{} lost {} ({})",
+                "{} lost {}, burned ({})",
                 c.agent,
                 eth(c.amount),
                 SlashReason::describe_code(c.reason)
