@@ -72,7 +72,7 @@ interface IJobAgency {
     error JobEnded(bytes32 job, Status status);
     error JobClaimed(bytes32 job);
     error ClaimsClosed(bytes32 job);
-    error ReputationTooLow(int256 score, uint256 required);
+    error ReputationTooLow(uint256 points, uint256 required);
     error AlreadyClaimed(bytes32 job, uint256 slot);
     error NoFreeSlot(bytes32 job);
     error InsufficientStake(uint256 needed, uint256 available);
@@ -186,16 +186,17 @@ interface IJobAgency {
     function commitmentOf(bytes32 job, address agent, bytes32 result, bytes32 salt) external view returns (bytes32);
 
     /// An account: balance (free stake and earnings), agent number (0 before its first claim),
-    /// and its reputation counters.
+    /// its counters, and its reputation points: gwei burned as reputation fees on the rewards it
+    /// won, less the gwei of its collateral burned by slashes (docs/protocol.md §6).
     function accountOf(address account)
         external
         view
-        returns (uint256 balance, uint256 agent, uint256 accepted, uint256 rejected, uint256 missed);
+        returns (uint256 balance, uint256 agent, uint256 accepted, uint256 rejected, uint256 missed, uint256 points);
 
     /// The address of agent number `agent` (0 for none).
     function agentAt(uint256 agent) external view returns (address);
 
-    /// Wei burned so far: slashed collateral and release fees. It stays in the contract, owed to
+    /// Wei burned so far: slashed collateral, release fees and reputation fees. It stays in the contract, owed to
     /// nobody (docs/protocol.md §8).
     function burned() external view returns (uint256);
 

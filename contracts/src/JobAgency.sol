@@ -26,6 +26,11 @@ contract JobAgency is IJobAgency {
     /// collateral per window held, while an agent that gives a slot back soon after claiming it
     /// pays little.
     uint256 public constant RELEASE_BURN_DIVISOR = 2;
+    /// An accepted job burns `REPUTATION_FEE_BPS` / 10,000 of its reward, and its winners gain one
+    /// reputation point per `POINT` wei of it (§6): a point costs a burn, so a requester and an
+    /// agent of one owner cannot farm reputation with rewards that come back to them.
+    uint256 public constant REPUTATION_FEE_BPS = 100;
+    uint256 public constant POINT = 1 gwei;
 
     /// Slash reasons in `Slashed` (§7).
     uint8 public constant SLASH_EVICTED = 0;
@@ -35,8 +40,9 @@ contract JobAgency is IJobAgency {
 
     uint256 private constant MASK24 = (1 << 24) - 1;
     uint256 private constant MASK32 = (1 << 32) - 1;
+    uint256 private constant MASK56 = (1 << 56) - 1;
     uint256 private constant MASK64 = (1 << 64) - 1;
-    uint256 private constant MASK128 = (1 << 128) - 1;
+    uint256 private constant MASK96 = (1 << 96) - 1;
 
     uint256 private constant OPEN = 1;
     uint256 private constant REVEALING = 2;
@@ -53,11 +59,13 @@ contract JobAgency is IJobAgency {
     uint256 private constant STATUS_BITS = 0xF << 60;
     uint256 private constant PHASE_SHIFT = 56;
 
-    // Account word: bits 0-127 balance, 128-159 agent number, then the three counters.
-    uint256 private constant ID_SHIFT = 128;
-    uint256 private constant ACCEPTED_SHIFT = 160;
-    uint256 private constant REJECTED_SHIFT = 192;
-    uint256 private constant MISSED_SHIFT = 224;
+    // Account word: bits 0-95 balance, 96-127 agent number, then three 24-bit counters
+    // (accepted, rejected, missed) and 56 bits of reputation points.
+    uint256 private constant ID_SHIFT = 96;
+    uint256 private constant ACCEPTED_SHIFT = 128;
+    uint256 private constant REJECTED_SHIFT = 152;
+    uint256 private constant MISSED_SHIFT = 176;
+    uint256 private constant POINTS_SHIFT = 200;
 
     /// Cell words, keyed by batch id + word index (a batch id's low 32 bits are zero).
     mapping(uint256 => uint256) private _cells;
@@ -102,6 +110,7 @@ contract JobAgency is IJobAgency {
             if (seen) revert DuplicateSpec(i);
         }
         if (t.reward == 0) revert ZeroReward();
+        if (uint256(t.reward) + t.collateral > MASK96) revert AmountTooLarge();
         uint256 r = t.replicas;
         if (r == 0 || r > MAX_REPLICAS) revert BadReplicas(r);
         if (r == 1 ? t.quorum != 1 : (uint256(t.quorum) * 2 <= r || t.quorum > r)) {
@@ -145,7 +154,7 @@ contract JobAgency is IJobAgency {
         bool held = t.replicas == 1 ? _phase(head) != EMPTY : (head & 0xFF) != 0;
         if (held) revert JobClaimed(j.id);
         _store(j.batch, j.base, (head & ~STATUS_BITS) | (CANCELLED << 60));
-        _credit(t.requester, t.reward, 0);
+        _credit(t.requester, t.reward);
         emit Cancelled(j.id);
     }
 
@@ -207,6 +216,7 @@ contract JobAgency is IJobAgency {
     /// Delivers the result of an r = 1 job: the job is accepted and the caller paid.
     function submit(Terms calldata t, uint256 index, uint256 slot, bytes32 result) external {
         _accounts[msg.sender] = _submit(t, _job(t, index), slot, result, _accounts[msg.sender]);
+        _burn(_reputationFee(t));
     }
 
     /// Submits results for several r = 1 jobs of a batch (each in slot 0).
@@ -217,6 +227,7 @@ contract JobAgency is IJobAgency {
             acct = _submit(t, _job(t, indices[i]), 0, results[i], acct);
         }
         _accounts[msg.sender] = acct;
+        _burn(_reputationFee(t) * indices.length);
     }
 
     /// Commits a sealed result (r > 1), `commitmentOf(jobId, caller, result, salt)`.
@@ -344,19 +355,20 @@ contract JobAgency is IJobAgency {
     }
 
     /// An account: balance (free stake and earnings), agent number (0 before its first claim),
-    /// and its reputation counters.
+    /// its counters and its reputation points (§6).
     function accountOf(address account)
         external
         view
-        returns (uint256 balance, uint256 agent, uint256 accepted, uint256 rejected, uint256 missed)
+        returns (uint256 balance, uint256 agent, uint256 accepted, uint256 rejected, uint256 missed, uint256 points)
     {
         uint256 a = _accounts[account];
         return (
-            a & MASK128,
+            a & MASK96,
             (a >> ID_SHIFT) & MASK32,
-            (a >> ACCEPTED_SHIFT) & MASK32,
-            (a >> REJECTED_SHIFT) & MASK32,
-            a >> MISSED_SHIFT
+            (a >> ACCEPTED_SHIFT) & MASK24,
+            (a >> REJECTED_SHIFT) & MASK24,
+            (a >> MISSED_SHIFT) & MASK24,
+            a >> POINTS_SHIFT
         );
     }
 
@@ -365,7 +377,7 @@ contract JobAgency is IJobAgency {
         return _agentAt[agent];
     }
 
-    /// Wei burned so far: slashed collateral and release fees (§8).
+    /// Wei burned so far: slashed collateral, release fees and reputation fees (§8).
     function burned() external view returns (uint256) {
         return _burned;
     }
@@ -469,9 +481,8 @@ contract JobAgency is IJobAgency {
         _requireOpen(j, head);
         if (block.timestamp > t.deadline) revert ClaimsClosed(j.id);
         if (t.minReputation != 0) {
-            int256 score = int256((acct >> ACCEPTED_SHIFT) & MASK32) - int256((acct >> REJECTED_SHIFT) & MASK32)
-                - int256(acct >> MISSED_SHIFT);
-            if (score < int256(uint256(t.minReputation))) revert ReputationTooLow(score, t.minReputation);
+            uint256 points = acct >> POINTS_SHIFT;
+            if (points < t.minReputation) revert ReputationTooLow(points, t.minReputation);
         }
         uint256 me = (acct >> ID_SHIFT) & MASK32;
         uint256 r = t.replicas;
@@ -485,7 +496,7 @@ contract JobAgency is IJobAgency {
             }
         }
         if (slot == type(uint256).max) revert NoFreeSlot(j.id);
-        uint256 balance = acct & MASK128;
+        uint256 balance = acct & MASK96;
         if (balance < t.collateral) revert InsufficientStake(t.collateral, balance);
         uint256 slotDeadline = block.timestamp + t.deliveryWindow;
         if (slotDeadline > t.deadline) slotDeadline = t.deadline;
@@ -532,7 +543,8 @@ contract JobAgency is IJobAgency {
         uint256 c = _heldSlot(t, j, head, slot, j.base, acct);
         _store(j.batch, j.base, (_withPhase(c, REVEALED) & ~STATUS_BITS) | (ACCEPTED << 60));
         emit Accepted(j.id, result, 1);
-        return _bump(_add(acct, uint256(t.reward) + t.collateral), ACCEPTED_SHIFT);
+        uint256 fee = _reputationFee(t);
+        return _gain(_bump(_add(acct, uint256(t.reward) - fee + t.collateral), ACCEPTED_SHIFT), fee / POINT);
     }
 
     function _commit(Terms calldata t, Job memory j, uint256 slot, bytes32 commitment, uint256 me) private {
@@ -599,12 +611,12 @@ contract JobAgency is IJobAgency {
                 _slash(j.id, t, _agentAt[c & MASK32], SLASH_UNDELIVERED);
                 slashed += t.collateral;
             } else if (phase == COMMITTED) {
-                _credit(_agentAt[c & MASK32], t.collateral, 0);
+                _credit(_agentAt[c & MASK32], t.collateral);
             }
         }
         _store(j.batch, j.base, (head & ~STATUS_BITS) | (EXPIRED << 60));
         _burn(slashed);
-        _credit(t.requester, t.reward, 0);
+        _credit(t.requester, t.reward);
         emit Expired(j.id);
     }
 
@@ -619,14 +631,17 @@ contract JobAgency is IJobAgency {
             if (_phase(c) == REVEALED) digests[i] = _sealed[j.batch + j.base + 1 + i];
         }
         (bytes32 win, uint256 winners) = _tally(cells, digests, t.quorum);
-        _burn(_slashLosers(t, j, cells, digests, win, winners));
+        uint256 slashed = _slashLosers(t, j, cells, digests, win, winners);
         if (winners == 0) {
+            _burn(slashed);
             _store(j.batch, j.base, (head & ~STATUS_BITS) | (NO_CONSENSUS << 60));
-            _credit(t.requester, t.reward, 0);
+            _credit(t.requester, t.reward);
             emit NoConsensus(j.id);
             return;
         }
-        _payWinners(t, cells, digests, win, winners, t.reward);
+        uint256 fee = _reputationFee(t);
+        _burn(slashed + fee);
+        _payWinners(t, cells, digests, win, winners, t.reward - fee, fee / winners / POINT);
         _store(j.batch, j.base, (head & ~STATUS_BITS) | (ACCEPTED << 60));
         emit Accepted(j.id, win, winners);
     }
@@ -647,7 +662,7 @@ contract JobAgency is IJobAgency {
             address agent = _agentAt[cells[i] & MASK32];
             if (phase == REVEALED) {
                 if (winners == 0) {
-                    _credit(agent, t.collateral, 0);
+                    _credit(agent, t.collateral);
                     continue;
                 }
                 if (digests[i] == win) continue;
@@ -659,21 +674,24 @@ contract JobAgency is IJobAgency {
         }
     }
 
-    /// Splits `pot` among the winners, each also getting its collateral back; the division's
-    /// remainder goes to the first winner.
+    /// Splits `pot` among the winners, each also getting its collateral back and `points`; the
+    /// division's remainder goes to the first winner.
     function _payWinners(
         Terms calldata t,
         uint256[] memory cells,
         bytes32[] memory digests,
         bytes32 win,
         uint256 winners,
-        uint256 pot
+        uint256 pot,
+        uint256 points
     ) private {
         uint256 share = pot / winners;
         uint256 dust = pot - share * winners;
         for (uint256 i; i < cells.length; ++i) {
             if (_phase(cells[i]) != REVEALED || digests[i] != win) continue;
-            _credit(_agentAt[cells[i] & MASK32], uint256(t.collateral) + share + dust, ACCEPTED_SHIFT);
+            address agent = _agentAt[cells[i] & MASK32];
+            uint256 a = _add(_accounts[agent], uint256(t.collateral) + share + dust);
+            _accounts[agent] = _gain(_bump(a, ACCEPTED_SHIFT), points);
             dust = 0;
         }
     }
@@ -706,32 +724,47 @@ contract JobAgency is IJobAgency {
         return uint256(t.collateral) * held / (RELEASE_BURN_DIVISOR * window);
     }
 
-    /// Burns `amount` of slashed collateral (it already left its owner's balance at the claim).
+    /// The reputation fee an accepted job of `t` burns from its reward (§6).
+    function _reputationFee(Terms calldata t) private pure returns (uint256) {
+        return uint256(t.reward) * REPUTATION_FEE_BPS / 10_000;
+    }
+
+    /// Burns `amount`: slashed collateral (it already left its owner's balance at the claim) or
+    /// reputation fees (kept back from the reward the winners are credited).
     function _burn(uint256 amount) private {
         if (amount != 0) _burned += amount;
     }
 
-    /// Counts a slash against `agent` (its collateral already left its balance at the claim).
+    /// Counts a slash against `agent` (its collateral already left its balance at the claim): a
+    /// counter bumped and a point lost per `POINT` of the collateral burned (§6).
     function _slash(bytes32 job, Terms calldata t, address agent, uint8 reason) private {
         uint256 shift = reason == SLASH_WRONG_RESULT ? REJECTED_SHIFT : MISSED_SHIFT;
-        _accounts[agent] = _bump(_accounts[agent], shift);
+        uint256 a = _bump(_accounts[agent], shift);
+        uint256 points = a >> POINTS_SHIFT;
+        uint256 lost = t.collateral / POINT;
+        _accounts[agent] = (a & ~(MASK56 << POINTS_SHIFT)) | ((points > lost ? points - lost : 0) << POINTS_SHIFT);
         emit Slashed(job, agent, t.collateral, reason);
     }
 
-    /// Adds `amount` to `account`'s balance and, unless `counter` is 0, bumps that counter.
-    function _credit(address account, uint256 amount, uint256 counter) private {
-        uint256 a = _add(_accounts[account], amount);
-        _accounts[account] = counter == 0 ? a : _bump(a, counter);
+    /// Adds `points` to the account word's reputation, saturating.
+    function _gain(uint256 acct, uint256 points) private pure returns (uint256) {
+        uint256 sum = (acct >> POINTS_SHIFT) + points;
+        return (acct & ~(MASK56 << POINTS_SHIFT)) | ((sum > MASK56 ? MASK56 : sum) << POINTS_SHIFT);
+    }
+
+    /// Adds `amount` to `account`'s balance.
+    function _credit(address account, uint256 amount) private {
+        _accounts[account] = _add(_accounts[account], amount);
     }
 
     function _add(uint256 acct, uint256 amount) private pure returns (uint256) {
-        if ((acct & MASK128) + amount > MASK128) revert AmountTooLarge();
+        if ((acct & MASK96) + amount > MASK96) revert AmountTooLarge();
         return acct + amount;
     }
 
-    /// Increments the 32-bit counter at `shift`, saturating.
+    /// Increments the 24-bit counter at `shift`, saturating.
     function _bump(uint256 acct, uint256 shift) private pure returns (uint256) {
-        return (acct >> shift) & MASK32 == MASK32 ? acct : acct + (1 << shift);
+        return (acct >> shift) & MASK24 == MASK24 ? acct : acct + (1 << shift);
     }
 
     function _deposit() private {
@@ -744,7 +777,7 @@ contract JobAgency is IJobAgency {
         if (_locked) revert Reentrancy();
         _locked = true;
         uint256 acct = _accounts[msg.sender];
-        uint256 balance = acct & MASK128;
+        uint256 balance = acct & MASK96;
         if (amount == 0) revert ZeroAmount();
         if (amount > balance) revert InsufficientBalance(amount, balance);
         _accounts[msg.sender] = acct - amount;

@@ -72,7 +72,7 @@ contract FindingsTest is Fixture {
         assertTrue(!send(thief, abi.encodeCall(agency.submit, (t, 0, slot, GOOD))), "copied submit refused");
         vm.prank(agents[0]);
         agency.submit(t, 0, slot, GOOD);
-        assertEq(balanceOf(agents[0]), STAKE + REWARD, "the agent that did the work is paid");
+        assertEq(balanceOf(agents[0]), STAKE + netOf(REWARD), "the agent that did the work is paid");
 
         // r = 3, the last slot delivered in the clear.
         IJobAgency.Terms memory u = postOne(3, 2);
@@ -122,7 +122,7 @@ contract FindingsTest is Fixture {
         vm.prank(agents[0]);
         agency.submit(t, 0, slot, GOOD);
         assertEq(balanceOf(requester), 0, "no refund for a result delivered");
-        assertEq(balanceOf(agents[0]), STAKE + REWARD, "the agent is paid");
+        assertEq(balanceOf(agents[0]), STAKE + netOf(REWARD), "the agent is paid");
     }
 
     /// Finding 3: a squatter that releases and re-claims before each slot deadline pays for every
@@ -179,6 +179,61 @@ contract FindingsTest is Fixture {
         revealAs(agents[2], t, 0, 2, GOOD);
         uint256 afterwards = requester.balance + balanceOf(requester) + balanceOf(ring[0]) + balanceOf(ring[1]);
         assertLe(afterwards, before, "the ring profited from the honest agent's slash");
+    }
+
+    /// Finding 6: a Sybil requester posts 100 jobs at 1 wei with no collateral, and its Sybil agent
+    /// runs them with `claimMany`/`submitMany`. In v1 that was score 100, enough for any gate of
+    /// 100. In v2 a point is a gwei burned as reputation fee (§6): the farm earns no point and the
+    /// gate stays shut.
+    function test_f6_farmedReputationOpensNoGate() public {
+        address farmer = agents[5];
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(100, 1, 1);
+        t.requester = farmer;
+        t.reward = 1;
+        t.collateral = 0;
+        post(t, specs);
+        uint256[] memory idx = new uint256[](100);
+        bytes32[] memory results = new bytes32[](100);
+        for (uint256 i; i < 100; ++i) {
+            idx[i] = i;
+            results[i] = keccak256(abi.encode("farmed", i));
+        }
+        vm.prank(farmer);
+        agency.claimMany(t, idx);
+        vm.prank(farmer);
+        agency.submitMany(t, idx, results);
+        (uint256 accepted,,) = counters(farmer);
+        assertEq(accepted, 100, "the farm ran");
+
+        (IJobAgency.Terms memory g, bytes32[] memory gs) = termsOf(1, 1, 1);
+        g.minReputation = 100;
+        post(g, gs);
+        bool opened = send(farmer, abi.encodeWithSelector(IJobAgency.claim.selector, g, 0));
+        assertTrue(!opened, "100 farmed jobs opened a gate of 100");
+    }
+
+    /// Finding 6, the price: a ring that does reach a gate of 100 points has burned 100 gwei, and
+    /// nothing of it comes back to the owner. Its requester and its agent together end poorer by
+    /// exactly the fee, and the points never exceed what was burned.
+    function test_f6_aPointCostsAGweiBurned() public {
+        address farmer = agents[5];
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        t.requester = farmer;
+        t.reward = 100 gwei * 10_000 / 100; // its 1% fee is 100 gwei
+        t.collateral = 0;
+        uint256 before = farmer.balance + balanceOf(farmer);
+        uint256 burnedBefore = agency.burned();
+        post(t, specs);
+        deliverAs(farmer, t, 0, GOOD);
+        assertEq(pointsOf(farmer), 100, "100 points");
+        assertEq(agency.burned() - burnedBefore, 100 gwei, "burned");
+        assertEq(before - (farmer.balance + balanceOf(farmer)), 100 gwei, "the ring paid the fee");
+
+        (IJobAgency.Terms memory g, bytes32[] memory gs) = termsOf(1, 1, 1);
+        g.minReputation = 100;
+        post(g, gs);
+        claimAs(farmer, g, 0);
+        assertEq(uint256(agency.jobOf(g, 0).slots[0].phase), uint256(IJobAgency.Phase.Claimed), "the gate opened");
     }
 
     /// Finding 8: the same spec twice in one batch is refused, so one copy's public result cannot

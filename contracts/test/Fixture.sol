@@ -77,11 +77,27 @@ abstract contract Fixture is TestBase {
     }
 
     function balanceOf(address a) internal view returns (uint256 b) {
-        (b,,,,) = agency.accountOf(a);
+        (b,,,,,) = agency.accountOf(a);
     }
 
     function counters(address a) internal view returns (uint256 accepted, uint256 rejected, uint256 missed) {
-        (,, accepted, rejected, missed) = agency.accountOf(a);
+        (,, accepted, rejected, missed,) = agency.accountOf(a);
+    }
+
+    /// What winners share of `reward`: the reward less the reputation fee it burns (§6).
+    function netOf(uint256 reward) internal view returns (uint256) {
+        return reward - feeOf(reward);
+    }
+
+    /// The reputation fee an accepted job with `reward` burns, by the contract's own constant.
+    function feeOf(uint256 reward) internal view returns (uint256) {
+        (bool ok, bytes memory bps) = address(agency).staticcall(abi.encodeWithSignature("REPUTATION_FEE_BPS()"));
+        require(ok, "REPUTATION_FEE_BPS");
+        return reward * abi.decode(bps, (uint256)) / 10_000;
+    }
+
+    function pointsOf(address a) internal view returns (uint256 p) {
+        (,,,,, p) = agency.accountOf(a);
     }
 
     function statusOf(IJobAgency.Terms memory t, uint256 index) internal view returns (IJobAgency.Status) {

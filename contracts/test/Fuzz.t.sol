@@ -99,9 +99,11 @@ contract FuzzTest is Fixture {
         uint256 burnt;
         if (o.winners != 0) {
             // Winners share the reward; every other slot's collateral is burned (§3).
-            o.share = uint256(t.reward) / o.winners;
-            o.dust = uint256(t.reward) - o.share * o.winners;
-            burnt = uint256(t.collateral) * (t.replicas - o.winners);
+            // Winners share the reward less its reputation fee, which is burned (§6).
+            uint256 pot = netOf(t.reward);
+            o.share = pot / o.winners;
+            o.dust = pot - o.share * o.winners;
+            burnt = uint256(t.collateral) * (t.replicas - o.winners) + feeOf(t.reward);
         }
         o.refund = t.reward;
         for (uint256 i; i < t.replicas; ++i) {
@@ -149,7 +151,7 @@ contract FuzzTest is Fixture {
         if (block.timestamp <= slotDeadline) {
             vm.prank(agents[0]);
             agency.submit(t, 0, 0, GOOD);
-            assertEq(balanceOf(agents[0]), STAKE + REWARD, "paid");
+            assertEq(balanceOf(agents[0]), STAKE + netOf(REWARD), "paid");
         } else {
             vm.prank(agents[0]);
             vm.expectRevert(err(IJobAgency.SlotLapsed.selector, id, 0));

@@ -93,7 +93,25 @@ contract Handler is TestBase {
     }
 
     function balanceOf(address a) public view returns (uint256 b) {
-        (b,,,,) = agency.accountOf(a);
+        (b,,,,,) = agency.accountOf(a);
+    }
+
+    /// Reputation fees the model has seen burned (§6): a point must never be had for less.
+    uint256 public feesBurnt;
+
+    function feeOf(IJobAgency.Terms memory t) internal view returns (uint256) {
+        (bool ok, bytes memory bps) = address(agency).staticcall(abi.encodeWithSignature("REPUTATION_FEE_BPS()"));
+        require(ok, "REPUTATION_FEE_BPS");
+        return uint256(t.reward) * abi.decode(bps, (uint256)) / 10_000;
+    }
+
+    /// Σ reputation points over every actor, in wei of the fees they stand for.
+    function pointsWei() public view returns (uint256 total) {
+        address[17] memory all = actors();
+        for (uint256 i; i < ACTORS; ++i) {
+            (,,,,, uint256 p) = agency.accountOf(all[i]);
+            total += p * 1 gwei;
+        }
     }
 
     function violate(string memory why) internal {
@@ -180,7 +198,10 @@ contract Handler is TestBase {
                 if (v.slots[i].phase == IJobAgency.Phase.Committed) d[actorIndex(v.slots[i].agent)] += coll;
             }
         } else if (t.replicas == 1) {
-            d[actorIndex(v.slots[0].agent)] = reward + coll;
+            uint256 fee = feeOf(t);
+            feesBurnt += fee;
+            d[actorIndex(v.slots[0].agent)] = reward - int256(fee) + coll;
+            d[BURNT] = int256(fee);
         } else {
             _modelReplicated(t, v, d, req);
         }
@@ -226,9 +247,12 @@ contract Handler is TestBase {
         }
         if (winners == 0) return violate("accepted without a quorum");
         if (honestRevealsOfTruth >= t.quorum && win != truth(v.id)) violate("wrong result beat an honest quorum");
-        // Winners share the reward; every other held slot's collateral is burned.
-        d[BURNT] += coll * int256(held - winners);
-        int256 pot = int256(uint256(t.reward));
+        // Winners share the reward less its reputation fee; the fee and every other held slot's
+        // collateral are burned.
+        uint256 fee = feeOf(t);
+        feesBurnt += fee;
+        d[BURNT] += coll * int256(held - winners) + int256(fee);
+        int256 pot = int256(uint256(t.reward) - fee);
         int256 share = pot / int256(winners);
         int256 dust = pot - share * int256(winners);
         for (uint256 i; i < v.slots.length; ++i) {
@@ -511,7 +535,10 @@ contract Handler is TestBase {
         try agency.submitMany(t, idx, results) {
             calls["submitMany"]++;
             int256[18] memory d;
-            d[actorIndex(a)] = int256(n) * (int256(uint256(t.reward)) + int256(uint256(t.collateral)));
+            uint256 fee = feeOf(t);
+            feesBurnt += n * fee;
+            d[actorIndex(a)] = int256(n) * (int256(uint256(t.reward) - fee) + int256(uint256(t.collateral)));
+            d[BURNT] = int256(n * fee);
             expectDeltas(before, d, "submitMany");
             for (uint256 i; i < n; ++i) {
                 observe(t, idx[i]);
@@ -754,11 +781,14 @@ contract InvariantTest is TestBase {
     ///   + the burned total (+ ether forced in without a call);
     /// - every settlement so far moved exactly the money §3 says, terminal states never changed,
     ///   no wrong result beat an honest quorum;
-    /// - no copied commitment was ever revealed.
+    /// - no copied commitment was ever revealed;
+    /// - reputation was never had for less than its burn: Σ points × 1 gwei ≤ Σ reputation fees
+    ///   burned (§6), whatever the Sybil requesters and agents did.
     function invariant_market() public view {
         assertEq(address(agency).balance, owed() + agency.burned() + handler.forced(), "solvency: contract balance");
         if (handler.violations() != 0) fail(handler.firstViolation());
         assertEq(handler.copiedReveals(), 0, "copied commitment revealed");
+        assertLe(handler.pointsWei(), handler.feesBurnt(), "reputation cheaper than its burn");
     }
 
     /// The handler's actions are not dead code: 800 calls drawn from the fuzzer's selector table
@@ -803,6 +833,7 @@ contract InvariantTest is TestBase {
         for (uint256 i; i < effects.length; ++i) {
             assertTrue(handler.calls(effects[i]) > 0, string.concat("never took effect: ", effects[i]));
         }
+        assertTrue(handler.pointsWei() > 0, "no reputation was earned, so its bound was never tested");
         invariant_market();
         afterInvariant();
     }

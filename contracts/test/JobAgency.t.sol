@@ -311,7 +311,7 @@ contract ClaimTest is Fixture {
         assertEq(v.slots[1].agent, agents[1], "holder");
         assertEq(uint256(v.slots[1].phase), uint256(IJobAgency.Phase.Claimed), "phase");
         assertEq(v.slots[1].deadline, block.timestamp + DELIVERY, "slot deadline");
-        (, uint256 number,,,) = agency.accountOf(agents[1]);
+        (, uint256 number,,,,) = agency.accountOf(agents[1]);
         assertEq(agency.agentAt(number), agents[1], "agent number");
     }
 
@@ -374,19 +374,6 @@ contract ClaimTest is Fixture {
         agency.claim(r2, 0);
     }
 
-    function test_claim_minimumReputation() public {
-        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
-        t.minReputation = 1;
-        post(t, specs);
-        vm.prank(agents[0]);
-        vm.expectRevert(abi.encodeWithSelector(IJobAgency.ReputationTooLow.selector, int256(0), 1));
-        agency.claim(t, 0);
-        // One accepted job gives a score of 1.
-        IJobAgency.Terms memory easy = postOne(1, 1);
-        deliverAs(agents[0], easy, 0, keccak256("r"));
-        claimAs(agents[0], t, 0);
-    }
-
     function test_claimMany_oneSlotEach() public {
         (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(6, 1, 1);
         post(t, specs);
@@ -400,7 +387,7 @@ contract ClaimTest is Fixture {
         bytes32[] memory rs = specsOf(6, 99);
         vm.prank(agents[0]);
         agency.submitMany(t, idx, rs);
-        assertEq(balanceOf(agents[0]), STAKE + 6 * uint256(REWARD), "six paid");
+        assertEq(balanceOf(agents[0]), STAKE + 6 * netOf(REWARD), "six paid");
         (uint256 accepted,,) = counters(agents[0]);
         assertEq(accepted, 6, "six accepted");
         for (uint256 i; i < 6; ++i) {
@@ -497,7 +484,7 @@ contract SubmitTest is Fixture {
         emit IJobAgency.Accepted(jobId(t, 0), result, 1);
         vm.prank(agents[0]);
         agency.submit(t, 0, 0, result);
-        assertEq(balanceOf(agents[0]), STAKE + REWARD, "reward and collateral");
+        assertEq(balanceOf(agents[0]), STAKE + netOf(REWARD), "reward and collateral");
         (uint256 accepted,,) = counters(agents[0]);
         assertEq(accepted, 1, "accepted");
         IJobAgency.JobView memory v = agency.jobOf(t, 0);
@@ -611,8 +598,8 @@ contract CommitRevealTest is Fixture {
         emit IJobAgency.Accepted(jobId(t, 0), GOOD, 3);
         revealAs(agents[2], t, 0, 2, GOOD);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
-        uint256 share = REWARD / 3;
-        assertEq(balanceOf(agents[0]), STAKE + share + (REWARD - 3 * share), "first winner takes the dust");
+        uint256 share = netOf(REWARD) / 3;
+        assertEq(balanceOf(agents[0]), STAKE + share + (netOf(REWARD) - 3 * share), "first winner takes the dust");
         assertEq(balanceOf(agents[1]), STAKE + share, "share");
         assertEq(balanceOf(agents[2]), STAKE + share, "share");
         assertEq(address(agency).balance, 6 * STAKE + REWARD, "all accounted");
@@ -625,7 +612,7 @@ contract CommitRevealTest is Fixture {
         revealAs(agents[1], t, 0, 1, BAD);
         revealAs(agents[2], t, 0, 2, GOOD);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
-        uint256 share = uint256(REWARD) / 2;
+        uint256 share = netOf(REWARD) / 2;
         assertEq(balanceOf(agents[0]), STAKE + share, "winner");
         assertEq(balanceOf(agents[2]), STAKE + share, "winner");
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "liar slashed");
@@ -719,7 +706,7 @@ contract CommitRevealTest is Fixture {
         agency.finalize(t, 0);
         vm.warp(end + 1);
         agency.finalize(t, 0);
-        uint256 share = uint256(REWARD) / 2;
+        uint256 share = netOf(REWARD) / 2;
         assertEq(balanceOf(agents[0]), STAKE + share, "winner");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "silent slashed");
         vm.expectRevert(abi.encodeWithSelector(IJobAgency.JobEnded.selector, jobId(t, 0), IJobAgency.Status.Accepted));
@@ -741,7 +728,7 @@ contract CommitRevealTest is Fixture {
         revealAs(agents[1], t, 0, 1, GOOD); // every committer revealed: finalizes now
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         assertEq(balanceOf(agents[2]), STAKE - COLLATERAL, "non-committer slashed");
-        uint256 share = uint256(REWARD) / 2;
+        uint256 share = netOf(REWARD) / 2;
         assertEq(balanceOf(agents[1]), STAKE + share, "winner");
     }
 
@@ -781,7 +768,7 @@ contract CommitRevealTest is Fixture {
         revealAs(agents[1], t, 0, s1, BAD);
         assertEq(uint256(statusOf(t, 0)), uint256(IJobAgency.Status.Accepted), "accepted");
         assertEq(balanceOf(agents[1]), STAKE - COLLATERAL, "liar slashed");
-        assertEq(balanceOf(agents[2]), STAKE + uint256(REWARD) / 2, "last deliverer paid");
+        assertEq(balanceOf(agents[2]), STAKE + netOf(REWARD) / 2, "last deliverer paid");
     }
 
     function test_revealLast_reverts() public {
@@ -884,6 +871,57 @@ contract ExpireSettleTest is Fixture {
         agency.cancel(t, 0);
     }
 
+    function test_reputation_pointsAreTheFeeBurnedAndASlashTakesThem() public {
+        IJobAgency.Terms memory t = postOne(1, 1);
+        deliverAs(agents[0], t, 0, keccak256("good"));
+        uint256 points = feeOf(REWARD) / 1 gwei;
+        assertEq(pointsOf(agents[0]), points, "r = 1: the whole fee");
+        assertEq(agency.burned(), feeOf(REWARD), "the fee is burned");
+
+        IJobAgency.Terms memory r3 = postOne(3, 2);
+        claimAndCommitAll(r3, 0, results3(keccak256("good"), keccak256("good"), keccak256("bad")));
+        revealAs(agents[0], r3, 0, 0, keccak256("good"));
+        revealAs(agents[1], r3, 0, 1, keccak256("good"));
+        revealAs(agents[2], r3, 0, 2, keccak256("bad"));
+        assertEq(pointsOf(agents[0]), points + points / 2, "r = 3: winners share the fee");
+        assertEq(pointsOf(agents[1]), points / 2, "r = 3: winners share the fee");
+        assertEq(pointsOf(agents[2]), 0, "the liar gains none");
+
+        // COLLATERAL is 2,000,000 gwei, far more than agent 0's points: a slash takes them all.
+        IJobAgency.Terms memory lazy = postOne(1, 1);
+        claimAs(agents[0], lazy, 0);
+        vm.warp(lazy.deadline + 1);
+        agency.expire(lazy, 0);
+        assertEq(pointsOf(agents[0]), 0, "a slash takes a point per gwei of collateral, down to zero");
+        (uint256 accepted,, uint256 missed) = counters(agents[0]);
+        assertEq(accepted, 2, "counters still count");
+        assertEq(missed, 1, "counters still count");
+    }
+
+    /// A gate compares points (the gwei its holder burned as fees, §6): one short is refused.
+    function test_claim_minimumReputation() public {
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        t.minReputation = uint32(feeOf(REWARD) / 1 gwei) + 1;
+        post(t, specs);
+        deliverAs(agents[1], postOne(1, 1), 0, keccak256("good"));
+        vm.prank(agents[1]);
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobAgency.ReputationTooLow.selector, t.minReputation - 1, t.minReputation)
+        );
+        agency.claim(t, 0);
+        deliverAs(agents[1], postOne(1, 1), 0, keccak256("good"));
+        claimAs(agents[1], t, 0);
+    }
+
+    function test_post_refusesAmountsPastTheBalanceWidth() public {
+        (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(1, 1, 1);
+        t.collateral = uint128(1 << 96);
+        vm.deal(requester, 1000 ether);
+        vm.prank(requester);
+        vm.expectRevert(IJobAgency.AmountTooLarge.selector);
+        agency.post{value: REWARD}(t, specs);
+    }
+
     function test_settle_batchSkipsWhatCannotSettle() public {
         (IJobAgency.Terms memory t, bytes32[] memory specs) = termsOf(4, 1, 1);
         post(t, specs);
@@ -898,7 +936,9 @@ contract ExpireSettleTest is Fixture {
         assertEq(agency.settle(t, idx), 3, "three expired");
         assertEq(agency.settle(t, idx), 0, "nothing twice");
         assertEq(balanceOf(requester), 3 * uint256(REWARD), "refunds");
-        assertEq(agency.burned(), COLLATERAL, "the lazy claim's slash is burned");
+        assertEq(
+            agency.burned(), COLLATERAL + feeOf(REWARD), "the lazy claim's slash and the accepted job's fee are burned"
+        );
 
         IJobAgency.Terms memory r3 = postOne(3, 2);
         claimAndCommitAll(r3, 0, new bytes32[](2));

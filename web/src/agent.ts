@@ -17,7 +17,7 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { type JobView, type Posted, JobBook, accountOf, agencyAbi, chain, config, jobOf, reader } from "./chain";
-import { Phase, Status, commitment, isTerminal, jobId, meetsReputation, score } from "./protocol";
+import { Phase, Status, commitment, isTerminal, jobId, meetsReputation, reputationFee } from "./protocol";
 import { runJob } from "./runner";
 import { getRaw, putRaw, rawCid, sha256Hex } from "./store";
 
@@ -135,7 +135,7 @@ export class BrowserAgent {
       if (!view.slots.some((s) => s.phase === Phase.Empty)) return;
       const acc = await accountOf(this.address);
       if (acc.balance < t.collateral) return;
-      if (!meetsReputation(t.minReputation, score(acc))) return;
+      if (!meetsReputation(t.minReputation, acc.points)) return;
       const spec = await this.spec(posted.specs[index]);
       // A spec without `engine` is for the first engine, as the Rust agents read it.
       if (spec.runtime !== "quickjs" || (spec.engine ?? 1) !== config.engine) return;
@@ -163,7 +163,7 @@ export class BrowserAgent {
       this.save();
       const won = view.status === Status.Accepted && view.slots[mine.slot]?.agent === this.address;
       this.onLog(
-        won ? `job ${id.slice(0, 10)}… accepted: earned its share of ${formatEther(t.reward)} ETH` : `job ${id.slice(0, 10)}… ended (status ${view.status})`,
+        won ? `job ${id.slice(0, 10)}… accepted: earned its share of ${formatEther(t.reward - reputationFee(t.reward))} ETH` : `job ${id.slice(0, 10)}… ended (status ${view.status})`,
         won ? "earned" : undefined,
       );
     } else if (mine.digest === undefined && view.slots[mine.slot]?.phase === Phase.Claimed) {

@@ -223,11 +223,11 @@ export async function jobOf(terms: Terms, index: number): Promise<JobView> {
 }
 
 export async function accountOf(address: Address) {
-  const [balance, agent, accepted, rejected, missed] = (await reader.readContract({
+  const [balance, agent, accepted, rejected, missed, points] = (await reader.readContract({
     address: config.agency,
     abi: agencyAbi,
     functionName: "accountOf",
     args: [address],
-  })) as unknown as [bigint, bigint, bigint, bigint, bigint];
-  return { balance, agent, accepted, rejected, missed };
+  })) as unknown as [bigint, bigint, bigint, bigint, bigint, bigint];
+  return { balance, agent, accepted, rejected, missed, points };
 }

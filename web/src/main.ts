@@ -5,7 +5,7 @@ import "./style.css";
 import { type Address, type Hex, type WalletClient, formatEther, parseEther } from "viem";
 import { accountOf, agencyAbi, JobBook, allEvents, config, findJob, init, jobEvents, jobOf, nextBlockTime, reader, wallet } from "./chain";
 import { BrowserAgent, fundFromDev } from "./agent";
-import { MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, PHASE, Phase, STATUS, type Terms, canonical, defaultQuorum, jobId, score, slashReason, specsHash } from "./protocol";
+import { MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, PHASE, Phase, STATUS, type Terms, canonical, defaultQuorum, jobId, reputationFee, slashReason, specsHash } from "./protocol";
 import { runJob } from "./runner";
 import { cidsIn, frameResult } from "./result";
 import { add, getRaw, putRaw, rawCid, sha256Hex } from "./store";
@@ -20,6 +20,11 @@ function h(tag: string, attrs: Record<string, string> = {}, ...children: (Node |
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   el.append(...children);
   return el;
+}
+
+/** An account's reputation: its points (what `minReputation` is compared with) and counters. */
+function reputation(a: { points: bigint; accepted: bigint; rejected: bigint; missed: bigint }): string {
+  return `${a.points} points: ${a.accepted} accepted, ${a.rejected} rejected, ${a.missed} missed`;
 }
 
 function eth(wei: bigint): string {
@@ -103,8 +108,9 @@ async function jobPage(id: Hex) {
       h("dt", {}, "Status"), h("dd", {}, status),
       h("dt", {}, "Id"), h("dd", {}, h("code", {}, id)),
       h("dt", {}, "Requester"), h("dd", {}, h("code", {}, t.requester)),
-      h("dt", {}, "Reward"), h("dd", {}, `${eth(t.reward)} (collateral ${eth(t.collateral)} per slot)`),
+      h("dt", {}, "Reward"), h("dd", {}, `${eth(t.reward)} (collateral ${eth(t.collateral)} per slot; ${eth(reputationFee(t.reward))} of it burned as the reputation fee on acceptance)`),
       h("dt", {}, "Replicas"), h("dd", {}, `${t.replicas} (quorum ${t.quorum})`),
+      h("dt", {}, "Reputation needed"), h("dd", {}, t.minReputation === 0 ? "none" : `${t.minReputation} points`),
       h("dt", {}, "Deadline"), h("dd", {}, new Date(t.deadline * 1000).toISOString()),
       h("dt", {}, "Spec"), h("dd", {}, h("a", { href: `./ipfs/${spec}` }, spec)),
     ),
@@ -318,7 +324,7 @@ async function agentsPage() {
         { "data-agent": a },
         h("td", {}, h("code", {}, a)),
         h("td", {}, eth(acc.balance)),
-        h("td", {}, String(score(acc))),
+        h("td", {}, String(acc.points)),
         h("td", {}, `${acc.accepted} / ${acc.rejected} / ${acc.missed}`),
       );
     }),
@@ -328,7 +334,7 @@ async function agentsPage() {
     h(
       "table",
       { id: "agents" },
-      h("thead", {}, h("tr", {}, ...["agent", "balance (stake)", "score", "accepted / rejected / missed"].map((c) => h("th", {}, c)))),
+      h("thead", {}, h("tr", {}, ...["agent", "balance (stake)", "reputation points", "accepted / rejected / missed"].map((c) => h("th", {}, c)))),
       h("tbody", {}, ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "4" }, "No agent has claimed a job yet."))])),
     ),
   );
@@ -368,7 +374,7 @@ async function accountPage() {
       h("dt", {}, "Address"), h("dd", {}, h("code", {}, me)),
       h("dt", {}, "Wallet"), h("dd", {}, eth(walletBalance)),
       h("dt", {}, "Balance in the contract"), h("dd", { id: "balance" }, eth(acc.balance)),
-      h("dt", {}, "Reputation"), h("dd", {}, `${acc.accepted} accepted, ${acc.rejected} rejected, ${acc.missed} missed`),
+      h("dt", {}, "Reputation"), h("dd", {}, reputation(acc)),
     ),
     button,
     status,
@@ -435,7 +441,7 @@ async function agentPage() {
       h("dt", {}, "Agent"), h("dd", { id: "agent-address" }, h("code", {}, a.address)),
       h("dt", {}, "Wallet"), h("dd", { id: "agent-wallet" }, eth(wallet)),
       h("dt", {}, "Balance in the contract"), h("dd", { id: "agent-balance" }, eth(acc.balance)),
-      h("dt", {}, "Reputation"), h("dd", { id: "agent-reputation" }, `${acc.accepted} accepted, ${acc.rejected} rejected, ${acc.missed} missed`),
+      h("dt", {}, "Reputation"), h("dd", { id: "agent-reputation" }, reputation(acc)),
     );
   };
   await tick();

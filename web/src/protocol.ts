@@ -33,14 +33,18 @@ export const MAX_DURATION = 90 * 86_400;
 /** The quorum of `replicas` when the requester names none: the smallest strict majority. */
 export const defaultQuorum = (replicas: number): number => Math.floor(replicas / 2) + 1;
 
-/** Whether an agent with `score` may claim a job asking for `minReputation` (`claim`): anyone
- * when it is 0, else a score that reaches it. */
-export const meetsReputation = (minReputation: number, score: number): boolean =>
-  minReputation === 0 || score >= minReputation;
+/** Whether an agent with `points` of reputation may claim a job asking for `minReputation`
+ * (`claim`, docs/protocol.md §6): anyone when it is 0, else points that reach it. */
+export const meetsReputation = (minReputation: number, points: bigint): boolean =>
+  minReputation === 0 || points >= BigInt(minReputation);
 
-/** A reputation score, as `minReputation` is compared with it. */
-export const score = (a: { accepted: bigint; rejected: bigint; missed: bigint }): number =>
-  Number(a.accepted) - Number(a.rejected) - Number(a.missed);
+/** The share of an accepted job's reward burned as its reputation fee, in basis points. */
+export const REPUTATION_FEE_BPS = 100n;
+/** The wei of reputation fee one reputation point costs (1 gwei). */
+export const POINT = 1_000_000_000n;
+
+/** The wei an accepted job burns from its `reward` (§6); its winners share the rest. */
+export const reputationFee = (reward: bigint): bigint => (reward * REPUTATION_FEE_BPS) / 10_000n;
 
 /** A batch's terms (`IJobAgency.Terms`; the field names and order are the ABI's). */
 export interface Terms {

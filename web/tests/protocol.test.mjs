@@ -22,11 +22,11 @@ const members = (name) =>
     .split(",")
     .map((s) => s.trim());
 
-/** The value of `constant NAME = VALUE;` in JobAgency.sol, `days` expanded. */
+/** The value of `constant NAME = VALUE;` in JobAgency.sol, `days` and `gwei` expanded. */
 function constant(name) {
   const value = contract.match(new RegExp(`constant ${name} = ([^;]+);`))[1].trim();
   const [n, unit] = value.split(" ");
-  return unit === "days" ? Number(n) * 86_400 : Number(n);
+  return unit === "days" ? Number(n) * 86_400 : unit === "gwei" ? Number(n) * 1e9 : Number(n);
 }
 
 /** `NoConsensus` as the CLI spells it: `no-consensus`. */
@@ -75,11 +75,17 @@ test("bounds and the default quorum are the contract's", () => {
 });
 
 test("reputation matters only where a job asks for it, as in the contract", () => {
-  assert.match(contract, /if \(t\.minReputation != 0\) \{/);
-  assert.equal(p.meetsReputation(0, -3), true);
-  assert.equal(p.meetsReputation(2, 2), true);
-  assert.equal(p.meetsReputation(2, 1), false);
-  assert.equal(p.meetsReputation(1, -1), false);
+  assert.equal(p.meetsReputation(0, 0n), true);
+  assert.equal(p.meetsReputation(2, 2n), true);
+  assert.equal(p.meetsReputation(2, 1n), false);
+  assert.match(contract, /if \(points < t\.minReputation\) revert ReputationTooLow/);
+});
+
+test("the reputation fee and the point are the contract's", () => {
+  assert.equal(Number(p.REPUTATION_FEE_BPS), constant("REPUTATION_FEE_BPS"));
+  assert.equal(Number(p.POINT), constant("POINT"));
+  assert.equal(p.reputationFee(99n), 0n, "rounded down");
+  assert.equal(p.reputationFee(10n ** 18n), 10n ** 16n, "1% of 1 ether");
 });
 
 test("terms have the ABI's fields, in its order", () => {

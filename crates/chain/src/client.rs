@@ -80,17 +80,14 @@ pub struct Account {
     pub balance: U256,
     /// The agent number given at the first claim (0 before).
     pub agent: u32,
+    /// Jobs it won, and slashes for a wrong result and for a missed delivery or reveal.
     pub accepted: u32,
     pub rejected: u32,
     pub missed: u32,
-}
-
-impl Account {
-    /// The reputation score a job's `minReputation` is compared with: `accepted − rejected −
-    /// missed` (docs/protocol.md §1).
-    pub fn score(&self) -> i64 {
-        i64::from(self.accepted) - i64::from(self.rejected) - i64::from(self.missed)
-    }
+    /// Its reputation points, which a job's `minReputation` is compared with: gwei burned as
+    /// reputation fees on the rewards it won, less a point per gwei of collateral slashed
+    /// (docs/protocol.md §6).
+    pub points: u64,
 }
 
 /// A transaction that was mined and succeeded.
@@ -334,7 +331,7 @@ impl Agency {
         JobView::decode(view)
     }
 
-    /// `account`'s balance, agent number and reputation counters.
+    /// `account`'s balance, agent number, counters and reputation points.
     pub async fn account(&self, account: Address) -> Result<Account, ChainError> {
         let a = self
             .contract
@@ -349,6 +346,7 @@ impl Agency {
             accepted: small(a.accepted),
             rejected: small(a.rejected),
             missed: small(a.missed),
+            points: a.points.saturating_to::<u64>(),
         })
     }
 

@@ -83,7 +83,7 @@ impl Purse {
         metrics: &Metrics,
     ) {
         agent.balance = a.balance;
-        agent.score = a.score();
+        agent.points = a.points;
         metrics.stake_wei.set(f64::from(a.balance));
         self.stale = false;
     }

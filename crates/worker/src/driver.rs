@@ -105,7 +105,7 @@ impl Driver {
             claiming: true,
             min_reward: config.min_reward,
             balance: U256::ZERO,
-            score: 0,
+            points: 0,
             margin: config.margin,
             run_first: config.run_first,
         };

@@ -154,8 +154,8 @@ pub struct Agent {
     pub min_reward: U256,
     /// The agent's free balance (claims draw collateral from it).
     pub balance: U256,
-    /// The agent's score (`accepted − rejected − missed`).
-    pub score: i64,
+    /// The agent's reputation points (docs/protocol.md §6).
+    pub points: u64,
     /// Seconds a claim must leave before the job's deadline to be worth making.
     pub margin: u64,
     /// Run a job before claiming it, then claim and commit in one transaction
@@ -334,10 +334,10 @@ fn worth_claiming(terms: &Terms, agent: &Agent, view: Option<&View>) -> Result<(
             terms.reward, agent.min_reward
         ));
     }
-    if !protocol::meets_reputation(terms, agent.score) {
+    if !protocol::meets_reputation(terms, agent.points) {
         return Err(format!(
-            "requires reputation {}, this agent has {}",
-            terms.minReputation, agent.score
+            "requires {} reputation points, this agent has {}",
+            terms.minReputation, agent.points
         ));
     }
     if U256::from(terms.collateral) > agent.balance {

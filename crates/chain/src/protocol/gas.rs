@@ -4,7 +4,7 @@
 /// Gas a reveal gets at least, plus [`FINALIZE_GAS_PER_SLOT`] per replica: a reveal estimated
 /// while others have yet to reveal may land last and then settle the job in the same
 /// transaction, paying and counting every slot (contracts/snapshots/call.json: 43.8k for a
-/// plain reveal at r = 3, 79.7k for the one that finalizes). Unused gas is not charged.
+/// plain reveal at r = 3, 85.7k for the one that finalizes). Unused gas is not charged.
 pub const REVEAL_GAS: u64 = 60_000;
 /// See [`REVEAL_GAS`].
 pub const FINALIZE_GAS_PER_SLOT: u64 = 30_000;

@@ -6,8 +6,8 @@
 //! - [`codes`]: job status, slot phase and slash reason codes (`IJobAgency.sol`, `JobAgency.sol`);
 //! - [`terms`]: the bounds `post` checks, the default quorum, and [`TermsBuilder`], which refuses
 //!   what the contract would refuse;
-//! - [`payout`]: how an accepted job's reward is split and what a settlement or release burns
-//!   (§3);
+//! - [`payout`]: how an accepted job's reward is split, what a settlement or release burns, and
+//!   the reputation points a win earns (§3, §6);
 //! - [`reveals`]: when reveals open;
 //! - [`gas`]: gas limits that depend on what other agents do first (from the gas snapshots);
 //! - ids and commitments (§1, §5), checked against `contracts/vectors/`.
@@ -24,10 +24,13 @@ use alloy::sol_types::SolValue;
 use crate::bindings::IJobAgency::Terms;
 
 pub use codes::{JobStatus, SlashReason, SlotPhase};
-pub use payout::{RELEASE_BURN_DIVISOR, burned, earned, release_fee, winners};
+pub use payout::{
+    POINT, RELEASE_BURN_DIVISOR, REPUTATION_FEE_BPS, burned, earned, points, release_fee,
+    reputation_fee, winners,
+};
 pub use reveals::reveals_open;
 pub use terms::{
-    Batch, MAX_BATCH, MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, TermsBuilder, TermsError,
+    Batch, MAX_AMOUNT, MAX_BATCH, MAX_DURATION, MAX_REPLICAS, MIN_WINDOW, TermsBuilder, TermsError,
     default_quorum, meets_reputation,
 };
 
@@ -95,7 +98,7 @@ pub(crate) mod source {
         body.split(',').map(str::trim).collect()
     }
 
-    /// The value of `constant NAME = VALUE;` in the contract, with `days` expanded.
+    /// The value of `constant NAME = VALUE;` in the contract, with `days` and `gwei` expanded.
     pub(crate) fn constant(name: &str) -> u64 {
         let line = CONTRACT
             .lines()
@@ -109,6 +112,7 @@ pub(crate) mod source {
             .trim();
         match value.split_once(' ') {
             Some((n, "days")) => n.parse::<u64>().expect("a number of days") * 86_400,
+            Some((n, "gwei")) => n.parse::<u64>().expect("a number of gwei") * 1_000_000_000,
             _ => value.parse().unwrap_or_else(|_| panic!("{name} = {value}")),
         }
     }

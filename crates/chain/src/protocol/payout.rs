@@ -1,8 +1,9 @@
-//! How an accepted job pays (docs/protocol.md §3, protocol v2): winners share the reward; the
-//! division's remainder goes to the first winner in slot order; each winner also gets its own
-//! collateral back (not counted here). Every other held slot's collateral is burned, so nobody
-//! (a requester running the majority included) profits from a slash; [`burned`] says how much.
-//! A release burns [`release_fee`]: part of the collateral, growing with the time held.
+//! How an accepted job pays (docs/protocol.md §3, §6, protocol v2): [`reputation_fee`] of the
+//! reward is burned and earns the winners their reputation [`points`]; the winners share the
+//! rest, the division's remainder going to the first winner in slot order; each winner also gets
+//! its own collateral back (not counted here). Every other held slot's collateral is burned, so
+//! nobody (a requester running the majority included) profits from a slash; [`burned`] says how
+//! much. A release burns [`release_fee`]: part of the collateral, growing with the time held.
 
 use alloy::primitives::{Address, U256};
 
@@ -13,11 +14,12 @@ use crate::view::JobView;
 /// Each winner of the job `view` shows as accepted, in slot order, with what it was credited
 /// beyond its collateral. Empty when no result reached the quorum.
 pub fn winners(terms: &Terms, view: &JobView) -> Vec<(Address, U256)> {
+    let pot = U256::from(terms.reward - reputation_fee(terms));
     if terms.replicas == 1 {
         return view
             .slots
             .first()
-            .map(|s| vec![(s.agent, U256::from(terms.reward))])
+            .map(|s| vec![(s.agent, pot)])
             .unwrap_or_default();
     }
     let revealed: Vec<_> = view
@@ -34,7 +36,6 @@ pub fn winners(terms: &Terms, view: &JobView) -> Vec<(Address, U256)> {
         return Vec::new();
     };
     let count = votes(win);
-    let pot = U256::from(terms.reward);
     let share = pot / U256::from(count);
     let dust = pot - share * U256::from(count);
     revealed
@@ -45,8 +46,9 @@ pub fn winners(terms: &Terms, view: &JobView) -> Vec<(Address, U256)> {
         .collect()
 }
 
-/// The collateral the settlement of `view` (a terminal job) burned: every held slot's, but the
-/// winners' of an accepted job, an expired job's committers' and a no-consensus job's revealers'.
+/// What the settlement of `view` (a terminal job) burned: every held slot's collateral, but the
+/// winners' of an accepted job, an expired job's committers' and a no-consensus job's revealers';
+/// and an accepted job's [`reputation_fee`].
 pub fn burned(terms: &Terms, view: &JobView) -> U256 {
     use crate::protocol::JobStatus;
     let kept = |s: &&crate::view::SlotView| match view.status {
@@ -65,7 +67,32 @@ pub fn burned(terms: &Terms, view: &JobView) -> U256 {
         .filter(|s| s.phase.is_held())
         .filter(|s| !kept(s))
         .count();
-    U256::from(terms.collateral) * U256::from(slashed)
+    let fee = match view.status {
+        JobStatus::Accepted => reputation_fee(terms),
+        _ => 0,
+    };
+    U256::from(terms.collateral) * U256::from(slashed) + U256::from(fee)
+}
+
+/// The share of an accepted job's reward burned as its reputation fee, in basis points
+/// (`JobAgency.sol`'s constant).
+pub const REPUTATION_FEE_BPS: u128 = 100;
+
+/// The wei of reputation fee one reputation point costs (`JobAgency.sol`'s `POINT`, 1 gwei).
+pub const POINT: u128 = 1_000_000_000;
+
+/// The wei an accepted job of `terms` burns from its reward (§6): `REPUTATION_FEE_BPS` / 10,000
+/// of it, rounded down (`JobAgency._reputationFee`).
+pub fn reputation_fee(terms: &Terms) -> u128 {
+    terms.reward * REPUTATION_FEE_BPS / 10_000
+}
+
+/// The reputation points each of `winners` winners of an accepted job of `terms` gains: the fee
+/// over the winners, in whole `POINT`s, rounded down (§6). A job whose reward is below 100 gwei
+/// per winner earns no point.
+pub fn points(terms: &Terms, winners: usize) -> u64 {
+    let per = reputation_fee(terms) / winners.max(1) as u128 / POINT;
+    u64::try_from(per).unwrap_or(u64::MAX)
 }
 
 /// What releasing, at time `now`, a slot of `terms` whose deadline is `slot_deadline` burns
@@ -157,24 +184,48 @@ mod tests {
     }
 
     #[test]
+    fn the_reputation_fee_and_points_are_the_contracts() {
+        use crate::protocol::source::constant;
+        assert_eq!(constant("REPUTATION_FEE_BPS"), REPUTATION_FEE_BPS as u64);
+        assert_eq!(constant("POINT"), POINT as u64);
+        let t = |reward| Terms {
+            reward,
+            ..terms(3, 2)
+        };
+        assert_eq!(reputation_fee(&t(99)), 0, "rounded down");
+        assert_eq!(reputation_fee(&t(10_000)), 100);
+        // 1 ether: 0.01 ether burned, 10^7 points, split over the winners, rounded down.
+        let ether = 1_000_000_000_000_000_000;
+        assert_eq!(points(&t(ether), 1), 10_000_000);
+        assert_eq!(points(&t(ether), 3), 3_333_333);
+        assert_eq!(
+            points(&t(100 * POINT - 1), 1),
+            0,
+            "under 100 gwei: no point"
+        );
+        assert_eq!(points(&t(100 * POINT), 1), 1);
+    }
+
+    #[test]
     fn earnings_follow_the_contracts_split() {
         use SlotPhase::{Committed, Empty, Revealed};
-        // r = 1: the reward.
+        // r = 1: the reward less its 1% reputation fee.
         let v = view(vec![slot(1, Revealed, 0)]);
         assert_eq!(
             earned(&terms(1, 1), &v, Address::repeat_byte(1)),
-            Some(U256::from(100))
+            Some(U256::from(99))
         );
+        assert_eq!(burned(&terms(1, 1), &v), U256::from(1), "the fee");
         assert_eq!(earned(&terms(1, 1), &v, Address::repeat_byte(2)), None);
-        // r = 3, a liar in slot 1: the reward of 100 over two winners (the liar's 7 burned);
-        // with 101 the first winner by slot order takes the odd wei.
+        // r = 3, a liar in slot 1: the reward of 102 less its fee of 1 over two winners (the
+        // liar's 7 burned); the first winner by slot order takes the odd wei.
         let v = view(vec![
             slot(1, Revealed, 9),
             slot(2, Revealed, 8),
             slot(3, Revealed, 9),
         ]);
         let t = Terms {
-            reward: 101,
+            reward: 102,
             ..terms(3, 2)
         };
         assert_eq!(
@@ -186,7 +237,11 @@ mod tests {
             Some(U256::from(50))
         );
         assert_eq!(earned(&t, &v, Address::repeat_byte(2)), None, "the liar");
-        assert_eq!(burned(&t, &v), U256::from(7), "the liar's collateral");
+        assert_eq!(
+            burned(&t, &v),
+            U256::from(7 + 1),
+            "the liar's collateral and the fee"
+        );
         // A non-revealer (committed) is slashed and burned too; an empty slot is not.
         let v = view(vec![
             slot(0, Empty, 0),
@@ -198,13 +253,13 @@ mod tests {
         let t = terms(5, 3);
         assert_eq!(
             earned(&t, &v, Address::repeat_byte(3)),
-            Some(U256::from(34))
+            Some(U256::from(33))
         );
         assert_eq!(
             earned(&t, &v, Address::repeat_byte(4)),
             Some(U256::from(33))
         );
-        assert_eq!(burned(&t, &v), U256::from(7));
+        assert_eq!(burned(&t, &v), U256::from(7 + 1));
         // No digest reached the quorum: nobody earned.
         let v = view(vec![
             slot(1, Revealed, 1),

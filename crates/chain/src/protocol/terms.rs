@@ -18,6 +18,9 @@ pub const MAX_BATCH: u32 = 1024;
 pub const MAX_DURATION: u64 = 90 * 86_400;
 /// The shortest delivery and reveal window, in seconds (`MIN_WINDOW`).
 pub const MIN_WINDOW: u64 = 60;
+/// The most wei the reward and the collateral of one job may add up to: balances are 96 bits wide
+/// in the contract (its account word; `post` refuses more with `AmountTooLarge`).
+pub const MAX_AMOUNT: u128 = (1 << 96) - 1;
 
 /// The quorum of `replicas` when the requester names none: the smallest strict majority.
 pub fn default_quorum(replicas: u8) -> u8 {
@@ -34,10 +37,10 @@ pub fn is_valid_quorum(quorum: u8, replicas: u8) -> bool {
     }
 }
 
-/// Whether an agent with reputation `score` may claim a job of `terms` (`claim`, §2): any agent
-/// when `minReputation` is 0, else one whose score reaches it.
-pub fn meets_reputation(terms: &Terms, score: i64) -> bool {
-    terms.minReputation == 0 || score >= i64::from(terms.minReputation)
+/// Whether an agent with `points` of reputation may claim a job of `terms` (`claim`, §2, §6): any
+/// agent when `minReputation` is 0, else one whose points reach it.
+pub fn meets_reputation(terms: &Terms, points: u64) -> bool {
+    terms.minReputation == 0 || points >= u64::from(terms.minReputation)
 }
 
 /// Why the contract would refuse a batch; in the order `post` checks.
@@ -52,9 +55,9 @@ pub enum TermsError {
          the other without computing (give each job its own seed)"
     )]
     DuplicateSpec { index: usize, first: usize },
-    #[error("must be more than 0 and below 2^128 wei")]
+    #[error("must be more than 0 wei")]
     ZeroReward,
-    #[error("{}", if *field == "reward" { "must be more than 0 and below 2^128 wei" } else { "must be below 2^128 wei" })]
+    #[error("{wei} wei: the reward and the collateral together must be below 2^96 wei")]
     TooLarge { field: &'static str, wei: U256 },
     #[error("{replicas}: must be 1 to {MAX_REPLICAS}")]
     BadReplicas { replicas: u8 },
@@ -173,8 +176,9 @@ impl TermsBuilder {
         self
     }
 
-    pub fn min_reputation(mut self, score: u32) -> Self {
-        self.min_reputation = score;
+    /// The reputation points a claimant needs (§6); 0 lets anyone claim.
+    pub fn min_reputation(mut self, points: u32) -> Self {
+        self.min_reputation = points;
         self
     }
 
@@ -221,14 +225,19 @@ impl TermsBuilder {
         if self.reward.is_zero() {
             return Err(TermsError::ZeroReward);
         }
-        let too_large = |field, wei: U256| {
-            (wei > U256::from(u128::MAX)).then_some(TermsError::TooLarge { field, wei })
-        };
-        if let Some(e) = too_large("reward", self.reward) {
-            return Err(e);
-        }
-        if let Some(e) = too_large("collateral", self.collateral.unwrap_or(self.reward)) {
-            return Err(e);
+        let collateral = self.collateral.unwrap_or(self.reward);
+        if self.reward.saturating_add(collateral) > U256::from(MAX_AMOUNT) {
+            let field = if self.collateral.is_some() && collateral > self.reward {
+                "collateral"
+            } else {
+                "reward"
+            };
+            let wei = if field == "reward" {
+                self.reward
+            } else {
+                collateral
+            };
+            return Err(TermsError::TooLarge { field, wei });
         }
         let r = self.replicas;
         if r == 0 || r > MAX_REPLICAS {
@@ -340,17 +349,15 @@ mod tests {
             minReputation: min,
             ..Terms::default()
         };
-        // minReputation 0: anyone, a negative score too (the contract skips the check).
-        assert!(meets_reputation(&terms(0), -3));
+        // minReputation 0: anyone (the contract skips the check).
+        assert!(meets_reputation(&terms(0), 0));
         assert!(meets_reputation(&terms(2), 2));
         assert!(!meets_reputation(&terms(2), 1));
-        assert!(!meets_reputation(&terms(1), -1));
         // The contract's own rule, as written there.
         assert!(
             source::CONTRACT.contains("if (t.minReputation != 0) {")
-                && source::CONTRACT.contains(
-                    "if (score < int256(uint256(t.minReputation))) revert ReputationTooLow"
-                ),
+                && source::CONTRACT
+                    .contains("if (points < t.minReputation) revert ReputationTooLow"),
             "JobAgency.sol checks reputation another way now: update meets_reputation"
         );
     }
@@ -392,10 +399,10 @@ mod tests {
             ),
             (builder().reward(U256::from(0)), TermsError::ZeroReward),
             (
-                builder().reward(U256::from(u128::MAX) + U256::from(1)),
+                builder().reward(U256::from(MAX_AMOUNT / 2 + 1)),
                 TermsError::TooLarge {
                     field: "reward",
-                    wei: U256::from(u128::MAX) + U256::from(1),
+                    wei: U256::from(MAX_AMOUNT / 2 + 1),
                 },
             ),
             (

@@ -94,12 +94,20 @@ async fn r1_job_lifecycle_on_anvil() {
     assert_eq!(view.status, JobStatus::Accepted);
     assert_eq!(view.slots[0].agent, agent);
     let account = as_agent.account(agent).await.expect("account");
+    let fee = protocol::reputation_fee(&terms);
+    assert!(fee > 0, "a reward this size pays a reputation fee");
     assert_eq!(
         account.balance,
-        U256::from(COLLATERAL + REWARD),
-        "collateral back plus the reward"
+        U256::from(COLLATERAL + REWARD - fee),
+        "collateral back plus the reward less the reputation fee"
     );
     assert_eq!((account.agent, account.accepted), (1, 1));
+    assert_eq!(account.points, protocol::points(&terms, 1));
+    assert_eq!(
+        as_agent.burned().await.expect("burned"),
+        U256::from(fee),
+        "the fee is burned"
+    );
 }
 
 #[tokio::test]
@@ -321,8 +329,9 @@ async fn any_call_goes_through_send() {
 
 #[tokio::test]
 async fn the_payout_rule_is_the_contracts_split() {
-    // r = 3, quorum 2, slot 1 lies: the two winners share the reward, the first winner takes the
-    // odd wei, the liar's collateral is burned; what `protocol::winners` and `protocol::burned`
+    // r = 3, quorum 2, slot 1 lies: the two winners share the reward less its 1% reputation fee
+    // (10,000 wei), the first winner takes the odd wei, the liar's collateral and the fee are
+    // burned; what `protocol::winners` and `protocol::burned`
     // say is what the balances get.
     let anvil = anvil();
     let (req_provider, requester) = provider(&anvil, 0);
@@ -387,8 +396,8 @@ async fn the_payout_rule_is_the_contracts_split() {
     assert_eq!(
         winners,
         [
-            (agents[0].1, U256::from(500_006u64)),
-            (agents[2].1, U256::from(500_005u64))
+            (agents[0].1, U256::from(495_006u64)),
+            (agents[2].1, U256::from(495_005u64))
         ]
     );
     for (agent, address) in &agents {
@@ -400,5 +409,5 @@ async fn the_payout_rule_is_the_contracts_split() {
         as_requester.burned().await.expect("burned"),
         protocol::burned(&terms, &view)
     );
-    assert_eq!(protocol::burned(&terms, &view), U256::from(7u64));
+    assert_eq!(protocol::burned(&terms, &view), U256::from(7u64 + 10_000));
 }

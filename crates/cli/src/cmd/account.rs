@@ -14,7 +14,7 @@ use crate::output::Output;
 #[derive(Debug, Subcommand)]
 pub(crate) enum AccountCmd {
     /// Show an account: wallet ether, balance in the contract (free stake and earnings), and
-    /// reputation (accepted, rejected, missed).
+    /// reputation (points, and jobs accepted, rejected and missed).
     Balance {
         /// The account [default: yours; dev account 0 on a dev chain].
         #[arg(value_name = "ADDRESS")]
@@ -59,7 +59,6 @@ pub(crate) async fn run(cmd: AccountCmd, g: &GlobalOpts, out: Output) -> Result<
                 .await
                 .context("reading the wallet balance")?;
             let a = conn.agency.account(who).await?;
-            let score = a.score();
             if out.json {
                 out.json(&json!({
                     "address": who,
@@ -69,7 +68,7 @@ pub(crate) async fn run(cmd: AccountCmd, g: &GlobalOpts, out: Output) -> Result<
                     "accepted": a.accepted,
                     "rejected": a.rejected,
                     "missed": a.missed,
-                    "score": score,
+                    "points": a.points,
                 }));
             } else {
                 out.line(format_args!("account     {who}"));
@@ -79,8 +78,8 @@ pub(crate) async fn run(cmd: AccountCmd, g: &GlobalOpts, out: Output) -> Result<
                     eth(a.balance)
                 ));
                 out.line(format_args!(
-                    "reputation  score {score}: {} accepted, {} rejected, {} missed",
-                    a.accepted, a.rejected, a.missed
+                    "reputation  {} points: {} accepted, {} rejected, {} missed",
+                    a.points, a.accepted, a.rejected, a.missed
                 ));
             }
             Ok(())

@@ -134,7 +134,9 @@ fn bench_run_first_agents_report_gas_against_the_v2_goals() {
     // Post, claim, and the submit once the claim holds (no fused claim-and-submit in v2).
     assert_eq!(r1["transactions"], 3.0, "post, claim, submit: {r1}");
     let value = r1["value"].as_f64().unwrap();
-    assert!(value <= 140_000.0, "{r1}");
+    // 142.9k in the forge snapshot (BENCHMARKS.md), the reputation fee's burn included; the
+    // bound catches a regression, not the goal.
+    assert!(value <= 150_000.0, "{r1}");
     assert_eq!(r1["goal"]["value"], 130_000.0, "{r1}");
     assert_eq!(r1["met"], value <= 130_000.0, "{r1}");
     let r3 = figures

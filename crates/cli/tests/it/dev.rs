@@ -219,12 +219,13 @@ fn a_job_posted_to_agency_dev_is_run_verified_and_paid_and_the_market_survives_a
     let o = dev.agency(&["job", "logs", &job]);
     assert_eq!(stdout(&o), "log: adding 2 and 3\n");
 
-    // Each agent earned a third of the reward: balance = 1 ether of stake + 0.01 ether.
+    // Each agent earned a third of the reward less its 1% reputation fee: balance = 1 ether of
+    // stake + 0.0099 ether; the fee of 0.0003 ether is 300,000 gwei burned, 100,000 points each.
     for agent in doc["agents"].as_array().unwrap() {
         let account = dev.json(&["account", "balance", agent.as_str().unwrap()]);
-        assert_eq!(account["balance"], "1010000000000000000", "{account}");
+        assert_eq!(account["balance"], "1009900000000000000", "{account}");
         assert_eq!(account["accepted"], 1);
-        assert_eq!(account["score"], 1);
+        assert_eq!(account["points"], 100_000);
     }
 
     // Stop, start again on the same data dir: same chain, same contract, the job still there,

@@ -499,7 +499,7 @@ fn agents_on_their_own_hosts_survive_a_cut_link_and_lose_nothing() {
     );
 
     // Nothing lost: every job is over, so the contract holds exactly the accounts' balances
-    // and what it burned (release fees, slashes).
+    // and what it burned (release fees, slashes, reputation fees).
     let held: u128 = m.cast(&["balance", AGENCY]).parse().unwrap();
     let burned = m.cast(&["call", AGENCY, "burned()(uint256)"]);
     let burned: u128 = burned.split_whitespace().next().unwrap().parse().unwrap();

@@ -164,7 +164,7 @@ fn a_worker_killed_mid_job_resumes_from_its_journal_and_is_paid() {
         &[
             "call",
             AGENCY,
-            "accountOf(address)(uint256,uint256,uint256,uint256,uint256)",
+            "accountOf(address)(uint256,uint256,uint256,uint256,uint256,uint256)",
             &address(1),
         ],
     );
@@ -173,10 +173,11 @@ fn a_worker_killed_mid_job_resumes_from_its_journal_and_is_paid() {
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
     // The 0.1 ether stake (the collateral locked at the restart counted as staked: no top-up)
-    // plus the 0.001 ether reward; accepted 1, rejected 0, missed 0.
+    // plus the 0.001 ether reward less its 1% reputation fee; accepted 1, rejected 0, missed 0;
+    // the fee's 10,000 gwei are 10,000 points.
     assert_eq!(
         fields,
-        ["101000000000000000", "1", "1", "0", "0"],
+        ["100990000000000000", "1", "1", "0", "0", "10000"],
         "{account}"
     );
 

@@ -72,7 +72,7 @@ async fn cast_sends_calls_and_reads_logs() {
         &[
             "call",
             &agency,
-            "accountOf(address)(uint256,uint256,uint256,uint256,uint256)",
+            "accountOf(address)(uint256,uint256,uint256,uint256,uint256,uint256)",
             &agent,
         ],
     )

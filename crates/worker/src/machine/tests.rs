@@ -21,7 +21,7 @@ fn ctx() -> Agent {
         claiming: true,
         min_reward: U256::from(1),
         balance: U256::from(1_000),
-        score: 0,
+        points: 0,
         margin: 5,
         run_first: false,
     }
@@ -89,7 +89,7 @@ fn discovery_filters_on_terms_before_any_rpc() {
         ),
         (
             Box::new(|t, _| t.minReputation = 1),
-            "requires reputation 1",
+            "requires 1 reputation points",
         ),
         (
             Box::new(|t, _| t.collateral = 1_001),

@@ -311,8 +311,9 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
         if result.0 == job.honest {
             let winners = result.1.to::<u64>().max(1);
             for a in holders.iter().filter(|a| honest.contains(a)) {
-                *earned.entry(*a).or_default() +=
-                    U256::from(job.terms.reward / u128::from(winners));
+                // The reward less its reputation fee, shared (the odd wei aside).
+                let pot = job.terms.reward - protocol::reputation_fee(&job.terms);
+                *earned.entry(*a).or_default() += U256::from(pot / u128::from(winners));
             }
         }
     }

@@ -21,7 +21,7 @@ use agency_store::BlockStore;
 use agency_worker::WorkerHandle;
 use alloy::primitives::{Address, U256};
 
-use support::{CODE, COLLATERAL, INPUT, Market, REWARD, STAKE};
+use support::{CODE, COLLATERAL, INPUT, Market, NET, STAKE};
 
 const WITHIN: Duration = Duration::from_secs(30);
 const ACCEPTED: JobStatus = JobStatus::Accepted;
@@ -113,7 +113,7 @@ async fn one_agent_r1_runs_submits_is_paid_and_withdraws() {
         "{metrics}"
     );
     assert!(
-        metrics.contains(&format!("agency_worker_earnings_wei_total {REWARD}")),
+        metrics.contains(&format!("agency_worker_earnings_wei_total {NET}")),
         "{metrics}"
     );
     assert!(
@@ -192,7 +192,7 @@ async fn two_agents_race_for_r1_jobs_and_each_job_is_paid_once() {
         }
     }
     assert_eq!(accepted, 4, "each job accepted once");
-    assert_eq!(paid, U256::from(4 * REWARD), "each reward paid once");
+    assert_eq!(paid, U256::from(4 * NET), "each reward paid once");
 }
 
 /// Posts three slow r = 1 jobs to one agent with `concurrency`; returns the most jobs it held
@@ -249,7 +249,7 @@ async fn three_agents_r3_commit_reveal_and_share_the_reward() {
     let (terms, who) = three_agents_r3(&m, None).await;
     let view = m.job(&terms).await;
     for (i, slot) in view.slots.iter().enumerate() {
-        let expected = U256::from(STAKE) + share(REWARD, 3, i == 0);
+        let expected = U256::from(STAKE) + share(NET, 3, i == 0);
         assert_eq!(m.balance(slot.agent).await, expected, "slot {i}");
         assert!(who.contains(&slot.agent));
     }
@@ -273,7 +273,7 @@ async fn a_lying_agent_is_slashed_and_the_honest_ones_are_paid() {
     for slot in winners {
         let is_first = view.slots[first].agent == slot.agent;
         // The reward only: the liar's collateral is burned, not paid to the winners.
-        let paid = U256::from(STAKE) + share(REWARD, 2, is_first);
+        let paid = U256::from(STAKE) + share(NET, 2, is_first);
         assert_eq!(m.balance(slot.agent).await, paid);
         assert_eq!(m.requester.account(slot.agent).await.unwrap().accepted, 1);
     }
@@ -785,11 +785,12 @@ async fn run_first_agents_claim_and_deliver_at_once_within_the_gas_goals() {
         .collect();
     assert_eq!(ok, ["post", "claim", "submit"], "{calls:?}");
     assert!(calls.iter().all(|c| c.ok || c.name == "claim"), "{calls:?}");
-    // 136.9k in the forge snapshot (BENCHMARKS.md); v2's goal of 130k is not met yet.
+    // 142.9k in the forge snapshot (BENCHMARKS.md), the reputation fee's burn included; v2's
+    // goal of 130k is not met yet.
     let gas = ok_gas(&calls);
     assert!(
-        gas <= 140_000,
-        "r = 1 lifecycle {gas} gas, 136.9k measured: {calls:?}"
+        gas <= 150_000,
+        "r = 1 lifecycle {gas} gas, 142.9k measured: {calls:?}"
     );
 
     // r = 3, the third agent arriving late: two claim and commit, the third finds both

@@ -52,7 +52,9 @@ pub(crate) struct PostArgs {
     /// Time for reveals once all replicas committed (r > 1; at least 1m).
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_duration)]
     reveal_window: Duration,
-    /// Lowest reputation score (accepted − rejected − missed) an agent needs to claim.
+    /// Reputation points an agent needs to claim (0: anyone). A point is a gwei the agent burned
+    /// as the 1% reputation fee of rewards it won, less a point per gwei of collateral slashed:
+    /// N points cost at least 100·N gwei of rewards won.
     #[arg(long, default_value_t = 0, value_name = "N")]
     min_reputation: u32,
     /// Runtime the job needs: quickjs, or browser (a DOM, headless Chromium).

@@ -80,7 +80,7 @@ pub(super) async fn status(job: JobRef, g: &GlobalOpts, out: Output) -> Result<(
         t.replicas,
         t.quorum,
         if t.minReputation > 0 {
-            format!(", reputation ≥ {}", t.minReputation)
+            format!(", reputation ≥ {} points", t.minReputation)
         } else {
             String::new()
         }
