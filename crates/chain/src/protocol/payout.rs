@@ -14,7 +14,7 @@ use crate::view::JobView;
 /// Each winner of the job `view` shows as accepted, in slot order, with what it was credited
 /// beyond its collateral. Empty when no result reached the quorum.
 pub fn winners(terms: &Terms, view: &JobView) -> Vec<(Address, U256)> {
-    let pot = U256::from(terms.reward - reputation_fee(terms));
+    let pot = U256::from(terms.reward - reputation_fee(terms.reward));
     if terms.replicas == 1 {
         return view
             .slots
@@ -68,7 +68,7 @@ pub fn burned(terms: &Terms, view: &JobView) -> U256 {
         .filter(|s| !kept(s))
         .count();
     let fee = match view.status {
-        JobStatus::Accepted => reputation_fee(terms),
+        JobStatus::Accepted => reputation_fee(terms.reward),
         _ => 0,
     };
     U256::from(terms.collateral) * U256::from(slashed) + U256::from(fee)
@@ -81,17 +81,17 @@ pub const REPUTATION_FEE_BPS: u128 = 100;
 /// The wei of reputation fee one reputation point costs (`JobAgency.sol`'s `POINT`, 1 gwei).
 pub const POINT: u128 = 1_000_000_000;
 
-/// The wei an accepted job of `terms` burns from its reward (§6): `REPUTATION_FEE_BPS` / 10,000
-/// of it, rounded down (`JobAgency._reputationFee`).
-pub fn reputation_fee(terms: &Terms) -> u128 {
-    terms.reward * REPUTATION_FEE_BPS / 10_000
+/// The wei an accepted job of `reward` burns from it (§6): `REPUTATION_FEE_BPS` / 10,000 of it,
+/// rounded down (`JobAgency._reputationFee`).
+pub const fn reputation_fee(reward: u128) -> u128 {
+    reward * REPUTATION_FEE_BPS / 10_000
 }
 
 /// The reputation points each of `winners` winners of an accepted job of `terms` gains: the fee
 /// over the winners, in whole `POINT`s, rounded down (§6). A job whose reward is below 100 gwei
 /// per winner earns no point.
 pub fn points(terms: &Terms, winners: usize) -> u64 {
-    let per = reputation_fee(terms) / winners.max(1) as u128 / POINT;
+    let per = reputation_fee(terms.reward) / winners.max(1) as u128 / POINT;
     u64::try_from(per).unwrap_or(u64::MAX)
 }
 
@@ -192,8 +192,8 @@ mod tests {
             reward,
             ..terms(3, 2)
         };
-        assert_eq!(reputation_fee(&t(99)), 0, "rounded down");
-        assert_eq!(reputation_fee(&t(10_000)), 100);
+        assert_eq!(reputation_fee(99), 0, "rounded down");
+        assert_eq!(reputation_fee(10_000), 100);
         // 1 ether: 0.01 ether burned, 10^7 points, split over the winners, rounded down.
         let ether = 1_000_000_000_000_000_000;
         assert_eq!(points(&t(ether), 1), 10_000_000);

@@ -94,7 +94,7 @@ async fn r1_job_lifecycle_on_anvil() {
     assert_eq!(view.status, JobStatus::Accepted);
     assert_eq!(view.slots[0].agent, agent);
     let account = as_agent.account(agent).await.expect("account");
-    let fee = protocol::reputation_fee(&terms);
+    let fee = protocol::reputation_fee(terms.reward);
     assert!(fee > 0, "a reward this size pays a reputation fee");
     assert_eq!(
         account.balance,

@@ -312,7 +312,7 @@ async fn chaos_market_loses_no_wei_and_accepts_no_wrong_result() {
             let winners = result.1.to::<u64>().max(1);
             for a in holders.iter().filter(|a| honest.contains(a)) {
                 // The reward less its reputation fee, shared (the odd wei aside).
-                let pot = job.terms.reward - protocol::reputation_fee(&job.terms);
+                let pot = job.terms.reward - protocol::reputation_fee(job.terms.reward);
                 *earned.entry(*a).or_default() += U256::from(pot / u128::from(winners));
             }
         }

@@ -17,7 +17,7 @@ use alloy::primitives::{Address, B256, U256};
 pub(crate) const REWARD: u128 = 3_000_000_000_000_000; // 0.003 ether
 /// What a won job of [`REWARD`] credits beyond the collateral: the reward less its reputation
 /// fee (docs/protocol.md §6).
-pub(crate) const NET: u128 = REWARD - REWARD * agency_chain::protocol::REPUTATION_FEE_BPS / 10_000;
+pub(crate) const NET: u128 = REWARD - agency_chain::protocol::reputation_fee(REWARD);
 pub(crate) const COLLATERAL: u128 = 1_000_000_000_000_000;
 pub(crate) const STAKE: u128 = 100_000_000_000_000_000; // 0.1 ether
 
